@@ -1,0 +1,481 @@
+#include "emulator/modem.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "emulator/at/at_port.hpp"
+#include "emulator/at/commands.hpp"
+#include "emulator/profile.hpp"
+
+namespace modemu::emulator {
+
+std::string_view to_string(PowerState s) {
+  switch (s) {
+    case PowerState::kPoweredOff: return "powered-off";
+    case PowerState::kBooting: return "booting";
+    case PowerState::kApplication: return "application";
+    case PowerState::kQuectelDownload: return "quectel-download";
+    case PowerState::kEdl: return "edl";
+    case PowerState::kSierraBootHold: return "sierra-boot-hold";
+    case PowerState::kDead: return "dead";
+  }
+  return "?";
+}
+
+std::string_view to_string(PowerEvent e) {
+  switch (e) {
+    case PowerEvent::kPowerOn: return "power-on";
+    case PowerEvent::kBootComplete: return "boot-complete";
+    case PowerEvent::kReset: return "reset";
+    case PowerEvent::kPowerOff: return "power-off";
+    case PowerEvent::kPowerCut: return "power-cut";
+    case PowerEvent::kDie: return "die";
+  }
+  return "?";
+}
+
+std::string_view to_string(RegStatus s) {
+  switch (s) {
+    case RegStatus::kNotRegistered: return "not-registered";
+    case RegStatus::kHome: return "home";
+    case RegStatus::kSearching: return "searching";
+    case RegStatus::kDenied: return "denied";
+    case RegStatus::kUnknown: return "unknown";
+    case RegStatus::kRoaming: return "roaming";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr PowerState kAnyOnBus[] = {PowerState::kApplication, PowerState::kQuectelDownload, PowerState::kEdl,
+                                    PowerState::kSierraBootHold};
+
+// The power state machine: which event may move which state where. Anything not listed is
+// refused (and logged), so no caller can drive the modem into an impossible state.
+struct Transition {
+  PowerState from;
+  PowerEvent event;
+  PowerState to;
+};
+
+std::vector<Transition> build_transitions() {
+  std::vector<Transition> t;
+  t.push_back({PowerState::kPoweredOff, PowerEvent::kPowerOn, PowerState::kBooting});
+  for (PowerState mode : kAnyOnBus) {
+    t.push_back({PowerState::kBooting, PowerEvent::kBootComplete, mode});
+    t.push_back({mode, PowerEvent::kReset, PowerState::kBooting});
+  }
+  t.push_back({PowerState::kBooting, PowerEvent::kReset, PowerState::kBooting});
+  for (PowerState s : {PowerState::kBooting, PowerState::kApplication, PowerState::kQuectelDownload, PowerState::kEdl,
+                       PowerState::kSierraBootHold, PowerState::kDead}) {
+    t.push_back({s, PowerEvent::kPowerOff, PowerState::kPoweredOff});
+    t.push_back({s, PowerEvent::kPowerCut, PowerState::kPoweredOff});
+  }
+  for (PowerState s : {PowerState::kPoweredOff, PowerState::kBooting}) {
+    t.push_back({s, PowerEvent::kDie, PowerState::kDead});
+  }
+  return t;
+}
+
+const std::vector<Transition>& transitions() {
+  static const std::vector<Transition> table = build_transitions();
+  return table;
+}
+
+PowerState state_for_mode(profile::BootMode mode) {
+  switch (mode) {
+    case profile::QUECTEL_DOWNLOAD: return PowerState::kQuectelDownload;
+    case profile::EDL: return PowerState::kEdl;
+    case profile::SIERRA_BOOT_HOLD: return PowerState::kSierraBootHold;
+    default: return PowerState::kApplication;
+  }
+}
+
+std::string hex4(std::uint32_t v) { return fmt::format("{:04x}", v); }
+
+}  // namespace
+
+Modem::Modem(ModemOptions options, Clock& clock, EventLog& log)
+    : options_(std::move(options)), clock_(clock), log_(log), boot_timer_(clock), ready_timer_(clock),
+      radio_timer_(clock), action_timer_(clock) {
+  const auto& p = options_.profile;
+  std::string version = options_.firmware_version.empty() ? p.firmware().default_version() : options_.firmware_version;
+  firmware_ = find_firmware(p, version);
+  if (firmware_ == nullptr) {
+    std::string known;
+    for (const auto& f : p.firmware().versions()) known += (known.empty() ? "" : ", ") + f.version();
+    throw std::runtime_error(
+        fmt::format("firmware \"{}\" is not in the catalogue of profile {} (known: {})", version, p.name(), known));
+  }
+  if (options_.state_root) state_dir_ = std::make_unique<StateDir>(*options_.state_root, options_.id);
+
+  state_.sim = p.sim().state();
+  state_.signal = p.network().signal();
+  for (const auto& c : p.data().default_contexts()) {
+    state_.contexts[c.cid()] = PdpContextState{c.cid(), c.pdp_type(), c.apn(), false, {}};
+  }
+  if (state_dir_) {
+    profile::NvState nv;
+    if (state_dir_->load_nv(nv)) {
+      state_.usbnet = nv.usbnet();
+      if (nv.contexts_set()) {
+        state_.contexts.clear();
+        for (const auto& c : nv.contexts()) state_.contexts[c.cid()] = PdpContextState{c.cid(), c.pdp_type(), c.apn(), false, {}};
+      }
+    }
+  }
+  at_commands_ = std::make_unique<AtCommandTable>(build_at_commands(*this));
+}
+
+Modem::~Modem() {
+  // Leave the bus so transports drop their references to our ports.
+  if (!ports_.empty()) unplug();
+}
+
+void Modem::event(std::string kind, std::string message, std::vector<std::pair<std::string, std::string>> fields) {
+  log_.emit(options_.id, std::move(kind), std::move(message), std::move(fields));
+}
+
+Duration Modem::scaled(std::uint32_t ms) const {
+  double ns = static_cast<double>(ms) * 1e6 * options_.time_scale;
+  return Duration(static_cast<std::int64_t>(std::llround(ns)));
+}
+
+Port* Modem::port_by_node(std::string_view node_name) const {
+  for (const auto& p : ports_) {
+    if (p->info().node_name == node_name) return p.get();
+  }
+  return nullptr;
+}
+
+void Modem::add_observer(DeviceObserver* observer) { observers_.push_back(observer); }
+
+void Modem::remove_observer(DeviceObserver* observer) {
+  observers_.erase(std::remove(observers_.begin(), observers_.end(), observer), observers_.end());
+}
+
+bool Modem::transition(PowerEvent ev, PowerState to, std::string_view cause) {
+  const auto& table = transitions();
+  bool allowed = std::any_of(table.begin(), table.end(),
+                             [&](const Transition& t) { return t.from == power_ && t.event == ev && t.to == to; });
+  if (!allowed) {
+    event("power.refused", fmt::format("{} refused in state {} ({})", to_string(ev), to_string(power_), cause),
+          {{"state", std::string(to_string(power_))}, {"event", std::string(to_string(ev))}});
+    return false;
+  }
+  PowerState from = power_;
+  power_ = to;
+  event("power", fmt::format("{} -> {} ({})", to_string(from), to_string(to), cause),
+        {{"from", std::string(to_string(from))}, {"to", std::string(to_string(to))}, {"cause", std::string(cause)}});
+  return true;
+}
+
+void Modem::power_on(std::string_view cause) {
+  if (!transition(PowerEvent::kPowerOn, PowerState::kBooting, cause)) return;
+  state_.functionality = 1;
+  boot_timer_.start(scaled(profile().timing().boot_ms()), [this] { boot_complete(); });
+}
+
+void Modem::power_off(std::string_view cause) {
+  if (!transition(PowerEvent::kPowerOff, PowerState::kPoweredOff, cause)) return;
+  boot_timer_.cancel();
+  action_timer_.cancel();
+  unplug();
+}
+
+void Modem::reset(std::string_view cause) {
+  if (!transition(PowerEvent::kReset, PowerState::kBooting, cause)) return;
+  action_timer_.cancel();
+  unplug();
+  state_.functionality = 1;  // +CFUN is not kept across a reset
+  boot_timer_.start(scaled(profile().timing().reset_ms()), [this] { boot_complete(); });
+}
+
+void Modem::reset_after_reply(std::string_view cause) {
+  // transports.md: an unplug right after "OK" loses the OK on the host side.
+  action_timer_.start(scaled(profile().timing().reset_reply_ms()), [this, cause = std::string(cause)] { reset(cause); });
+}
+
+void Modem::power_off_after_reply(std::string_view cause) {
+  action_timer_.start(scaled(profile().timing().reset_reply_ms()),
+                      [this, cause = std::string(cause)] { power_off(cause); });
+}
+
+void Modem::boot_complete() {
+  // The boot chain decides the mode from the flash (EDL issue); until then: application.
+  profile::BootMode mode = profile::APPLICATION;
+  if (!transition(PowerEvent::kBootComplete, state_for_mode(mode), "boot complete")) return;
+  ++state_.boot_count;
+  plug(mode);
+}
+
+void Modem::plug(profile::BootMode mode) {
+  std::string wanted;
+  if (mode == profile::APPLICATION) {
+    for (const auto& opt : profile().at().usbnet()) {
+      if (opt.value() == state_.usbnet) wanted = opt.composition();
+    }
+  }
+  composition_ = find_composition(profile(), mode, wanted);
+  if (composition_ == nullptr) composition_ = find_composition(profile(), mode);
+  if (composition_ == nullptr) {
+    event("usb.missing", fmt::format("profile has no composition for {}: staying off the bus", profile::BootMode_Name(mode)));
+    return;
+  }
+  // Node names follow the Linux drivers: serial drivers number their ttys in interface order,
+  // qmi_wwan its cdc-wdm nodes likewise (per modem, as each modem gets its own --dev-dir).
+  int tty = 0;
+  int wdm = 0;
+  for (const auto& itf : composition_->interfaces()) {
+    PortInfo info{itf.binterfacenumber(), itf.function(), itf.linux_driver(), ""};
+    if (itf.linux_driver() == "option" || itf.linux_driver() == "qcserial") {
+      info.node_name = fmt::format("ttyUSB{}", tty++);
+    } else if (itf.linux_driver() == "qmi_wwan") {
+      info.node_name = fmt::format("cdc-wdm{}", wdm++);
+    }
+    if (itf.function() == profile::AT || itf.function() == profile::AT_MODEM) {
+      ports_.push_back(std::make_unique<AtPort>(std::move(info), *this, *at_commands_));
+    } else {
+      ports_.push_back(std::make_unique<InertPort>(std::move(info)));
+    }
+  }
+  std::string layout;
+  for (const auto& p : ports_) {
+    layout += fmt::format("{}{}={}", layout.empty() ? "" : " ", p->info().interface_number,
+                          p->info().node_name.empty() ? std::string(function_name(p->info().function))
+                                                      : p->info().node_name);
+  }
+  event("usb.plug",
+        fmt::format("enumerated as {}:{} \"{}\" ({} {}, interfaces {})", hex4(composition_->idvendor()),
+                    hex4(composition_->idproduct()), composition_->product(), profile::BootMode_Name(mode),
+                    composition_->composition().empty() ? "default" : composition_->composition(), layout),
+        {{"vid", hex4(composition_->idvendor())},
+         {"pid", hex4(composition_->idproduct())},
+         {"mode", profile::BootMode_Name(mode)},
+         {"composition", composition_->composition()}});
+  for (DeviceObserver* o : std::vector<DeviceObserver*>(observers_)) o->on_plug(*this);
+  if (mode == profile::APPLICATION) {
+    ready_timer_.start(scaled(profile().timing().ready_ms()), [this] { become_ready(); });
+  }
+}
+
+void Modem::unplug() {
+  ready_timer_.cancel();
+  radio_timer_.cancel();
+  state_.ready = false;
+  deactivate_all_contexts("module left the bus");
+  state_.registration = RegStatus::kNotRegistered;
+  state_.vendor_unlocked = false;
+  if (ports_.empty() && composition_ == nullptr) return;
+  for (DeviceObserver* o : std::vector<DeviceObserver*>(observers_)) o->on_unplug(*this);
+  ports_.clear();
+  composition_ = nullptr;
+  event("usb.unplug", "USB disconnect");
+}
+
+void Modem::become_ready() {
+  state_.ready = true;
+  event("ready", fmt::format("firmware {} up, SIM {}", firmware().version(), profile::SimState_Name(state_.sim)),
+        {{"firmware", firmware().version()}});
+  for (AtPort* p : at_ports()) {
+    for (const auto& urc : profile().at().boot_urcs()) p->urc(urc);
+  }
+  if (state_.functionality == 1) start_radio();
+}
+
+std::vector<AtPort*> Modem::at_ports() const {
+  std::vector<AtPort*> out;
+  for (const auto& p : ports_) {
+    if (auto* at = dynamic_cast<AtPort*>(p.get())) out.push_back(at);
+  }
+  return out;
+}
+
+void Modem::start_radio() {
+  if (!state_.ready || state_.functionality != 1) return;
+  if (state_.sim != profile::SIM_READY) {
+    set_registration(RegStatus::kNotRegistered, "no usable SIM");
+    return;
+  }
+  set_registration(RegStatus::kSearching, "radio on");
+  radio_timer_.start(scaled(profile().network().registration_delay_ms()), [this] {
+    set_registration(profile().network().roaming() ? RegStatus::kRoaming : RegStatus::kHome,
+                     fmt::format("attached to {} ({}{})", profile().network().operator_long(), profile().network().mcc(),
+                                 profile().network().mnc()));
+  });
+}
+
+void Modem::stop_radio() {
+  radio_timer_.cancel();
+  deactivate_all_contexts("radio off");
+  set_registration(RegStatus::kNotRegistered, "radio off");
+}
+
+void Modem::set_registration(RegStatus status, std::string_view cause) {
+  if (state_.registration == status) return;
+  RegStatus from = state_.registration;
+  state_.registration = status;
+  event("radio.registration", fmt::format("{} -> {} ({})", to_string(from), to_string(status), cause),
+        {{"from", std::string(to_string(from))}, {"to", std::string(to_string(status))}});
+  if (!registered()) deactivate_all_contexts("lost registration");
+  for (AtPort* p : at_ports()) p->registration_changed();
+}
+
+bool Modem::registered() const {
+  return state_.registration == RegStatus::kHome || state_.registration == RegStatus::kRoaming;
+}
+
+ActionResult Modem::sim_access() const {
+  // Quectel: CFUN=0 powers the (U)SIM down, CFUN=4 keeps it.
+  if (state_.functionality == 0) return ActionResult::kSimFailure;
+  if (!state_.ready) return ActionResult::kSimBusy;
+  switch (state_.sim) {
+    case profile::SIM_READY: return ActionResult::kOk;
+    case profile::SIM_ABSENT: return ActionResult::kNoSim;
+    case profile::SIM_PIN: return ActionResult::kSimPinRequired;
+    case profile::SIM_PUK: return ActionResult::kSimPukRequired;
+    case profile::SIM_BUSY: return ActionResult::kSimBusy;
+    default: return ActionResult::kSimFailure;
+  }
+}
+
+ActionResult Modem::set_functionality(int level) {
+  if (level != 0 && level != 1 && level != 4) return ActionResult::kBadParameter;
+  int from = state_.functionality;
+  if (from == level) return ActionResult::kOk;
+  state_.functionality = level;
+  event("power.functionality", fmt::format("functionality {} -> {}", from, level),
+        {{"from", std::to_string(from)}, {"to", std::to_string(level)}});
+  if (level == 1) {
+    start_radio();
+  } else {
+    stop_radio();
+  }
+  return ActionResult::kOk;
+}
+
+ActionResult Modem::enter_pin(std::string_view pin) {
+  if (state_.sim == profile::SIM_READY) return ActionResult::kNotAllowed;
+  if (ActionResult r = sim_access(); r != ActionResult::kSimPinRequired) return r;
+  if (pin != profile().sim().pin()) {
+    event("sim", "wrong PIN entered");
+    return ActionResult::kWrongPassword;
+  }
+  state_.sim = profile::SIM_READY;
+  event("sim", "PIN accepted: SIM ready");
+  for (AtPort* p : at_ports()) p->urc("+CPIN: READY");
+  start_radio();
+  return ActionResult::kOk;
+}
+
+ActionResult Modem::set_usbnet(std::uint32_t value) {
+  bool known = std::any_of(profile().at().usbnet().begin(), profile().at().usbnet().end(),
+                           [&](const profile::UsbnetOption& o) { return o.value() == value; });
+  if (!known) return ActionResult::kNotSupported;
+  if (state_.usbnet == value) return ActionResult::kOk;
+  state_.usbnet = value;
+  event("nv", fmt::format("usbnet set to {} (applies after a reset)", value), {{"usbnet", std::to_string(value)}});
+  save_nv();
+  return ActionResult::kOk;
+}
+
+ActionResult Modem::define_context(std::uint32_t cid, std::string pdp_type, std::string apn) {
+  if (cid < 1 || cid > 15) return ActionResult::kBadParameter;
+  if (pdp_type != "IP" && pdp_type != "IPV6" && pdp_type != "IPV4V6" && pdp_type != "PPP") {
+    return ActionResult::kBadParameter;
+  }
+  auto& ctx = state_.contexts[cid];
+  if (ctx.active) return ActionResult::kNotAllowed;
+  ctx.cid = cid;
+  ctx.pdp_type = std::move(pdp_type);
+  ctx.apn = std::move(apn);
+  event("data.context", fmt::format("context {} defined: {} \"{}\"", cid, ctx.pdp_type, ctx.apn),
+        {{"cid", std::to_string(cid)}});
+  save_nv();
+  return ActionResult::kOk;
+}
+
+ActionResult Modem::undefine_context(std::uint32_t cid) {
+  auto it = state_.contexts.find(cid);
+  if (it == state_.contexts.end()) return ActionResult::kOk;
+  if (it->second.active) return ActionResult::kNotAllowed;
+  state_.contexts.erase(it);
+  event("data.context", fmt::format("context {} removed", cid), {{"cid", std::to_string(cid)}});
+  save_nv();
+  return ActionResult::kOk;
+}
+
+ActionResult Modem::set_context_active(std::uint32_t cid, bool active) {
+  auto it = state_.contexts.find(cid);
+  if (it == state_.contexts.end()) return ActionResult::kNotFound;
+  auto& ctx = it->second;
+  if (ctx.active == active) return ActionResult::kOk;
+  if (active) {
+    if (ActionResult r = sim_access(); r != ActionResult::kOk) return r;
+    if (!registered()) return ActionResult::kNoService;
+    ctx.active = true;
+    ctx.address = profile().data().ipv4_address();
+    event("data.context", fmt::format("context {} activated: APN \"{}\", address {}", cid, ctx.apn, ctx.address),
+          {{"cid", std::to_string(cid)}, {"state", "active"}, {"address", ctx.address}});
+  } else {
+    ctx.active = false;
+    ctx.address.clear();
+    event("data.context", fmt::format("context {} deactivated", cid), {{"cid", std::to_string(cid)}, {"state", "inactive"}});
+  }
+  return ActionResult::kOk;
+}
+
+void Modem::deactivate_all_contexts(std::string_view cause) {
+  for (auto& [cid, ctx] : state_.contexts) {
+    if (!ctx.active) continue;
+    ctx.active = false;
+    ctx.address.clear();
+    event("data.context", fmt::format("context {} deactivated ({})", cid, cause),
+          {{"cid", std::to_string(cid)}, {"state", "inactive"}, {"cause", std::string(cause)}});
+  }
+}
+
+ActionResult Modem::unlock_vendor_commands(std::string_view password) {
+  if (profile().at().entercnd_password().empty()) return ActionResult::kNotSupported;
+  if (password != profile().at().entercnd_password()) return ActionResult::kWrongPassword;
+  state_.vendor_unlocked = true;
+  return ActionResult::kOk;
+}
+
+void Modem::save_nv() {
+  if (!state_dir_) return;
+  profile::NvState nv;
+  nv.set_usbnet(state_.usbnet);
+  nv.set_contexts_set(true);
+  for (const auto& [cid, ctx] : state_.contexts) {
+    auto* c = nv.add_contexts();
+    c->set_cid(cid);
+    c->set_pdp_type(ctx.pdp_type);
+    c->set_apn(ctx.apn);
+  }
+  try {
+    state_dir_->save_nv(nv);
+  } catch (const std::exception& e) {
+    event("error", fmt::format("cannot save settings: {}", e.what()));
+  }
+}
+
+std::string_view function_name(profile::PortFunction f) {
+  switch (f) {
+    case profile::DIAG: return "DM";
+    case profile::NMEA: return "NMEA";
+    case profile::AT: return "AT";
+    case profile::AT_MODEM: return "AT/modem";
+    case profile::QMI: return "QMI";
+    case profile::SAHARA: return "Sahara";
+    case profile::QDL: return "QDL";
+    case profile::ECM_CONTROL: return "ECM control";
+    case profile::ECM_DATA: return "ECM data";
+    default: return "unknown";
+  }
+}
+
+}  // namespace modemu::emulator

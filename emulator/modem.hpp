@@ -1,0 +1,177 @@
+#pragma once
+// One emulated module: profile + model state + power/boot-mode state machine + the ports of its
+// current USB composition (DESIGN.md "Core concepts").
+//
+// Threading: a Modem is single-threaded by contract; all calls and all its timers run on one
+// executor (the modem's strand).
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "emulator/clock.hpp"
+#include "emulator/event_log.hpp"
+#include "emulator/port.hpp"
+#include "modemu/profile/profile.pb.h"
+#include "emulator/state_dir.hpp"
+
+namespace modemu::emulator {
+
+class AtCommandTable;
+class AtPort;
+
+enum class PowerState {
+  kPoweredOff,
+  kBooting,          // off the bus: power-on or reset in progress
+  kApplication,
+  kQuectelDownload,  // placeholder until the download-mode issue fills it in
+  kEdl,              // placeholder until the EDL issue fills it in
+  kSierraBootHold,   // placeholder until the Sierra issue fills it in
+  kDead,             // never enumerates
+};
+std::string_view to_string(PowerState s);
+
+enum class PowerEvent { kPowerOn, kBootComplete, kReset, kPowerOff, kPowerCut, kDie };
+std::string_view to_string(PowerEvent e);
+
+// 3GPP TS 27.007 7.2 <stat>.
+enum class RegStatus { kNotRegistered = 0, kHome = 1, kSearching = 2, kDenied = 3, kUnknown = 4, kRoaming = 5 };
+std::string_view to_string(RegStatus s);
+
+// What a model action says back; each protocol maps it to its own error (AT: +CME ERROR, QMI:
+// a QMI error code).
+enum class ActionResult {
+  kOk,
+  kNotAllowed,       // the state forbids it
+  kBadParameter,
+  kNoSim,            // SIM absent
+  kSimPinRequired,
+  kSimPukRequired,
+  kSimFailure,
+  kSimBusy,
+  kWrongPassword,
+  kNoService,        // not registered / radio off
+  kNotFound,         // no such context, ...
+  kNotSupported,
+};
+
+struct PdpContextState {
+  std::uint32_t cid = 0;
+  std::string pdp_type;
+  std::string apn;
+  bool active = false;
+  std::string address;  // while active
+};
+
+struct ModemState {
+  int functionality = 1;  // +CFUN: 0 minimum, 1 full, 4 radio off
+  profile::SimState sim = profile::SIM_READY;
+  RegStatus registration = RegStatus::kNotRegistered;
+  profile::Signal signal;
+  std::map<std::uint32_t, PdpContextState> contexts;
+  std::uint32_t usbnet = 0;          // Quectel AT+QCFG="usbnet", effective at the next enumeration
+  bool vendor_unlocked = false;      // Sierra AT!ENTERCND
+  std::uint32_t boot_count = 0;
+  bool ready = false;                // booted far enough to print RDY
+};
+
+class DeviceObserver {
+ public:
+  virtual ~DeviceObserver() = default;
+  // The modem enumerated with a composition: its ports are available.
+  virtual void on_plug(class Modem& modem) = 0;
+  // The modem left the bus: its ports are about to be destroyed.
+  virtual void on_unplug(class Modem& modem) = 0;
+};
+
+struct ModemOptions {
+  std::string id;                    // unique in a process: names the state directory and events
+  profile::Profile profile;
+  std::optional<std::filesystem::path> state_root;  // nothing persists when absent (unit tests)
+  double time_scale = 1.0;           // multiplies every profile delay (tests shorten them)
+  std::string firmware_version;      // "" = the profile's default
+};
+
+class Modem {
+ public:
+  Modem(ModemOptions options, Clock& clock, EventLog& log);
+  ~Modem();
+  Modem(const Modem&) = delete;
+  Modem& operator=(const Modem&) = delete;
+
+  const std::string& id() const { return options_.id; }
+  const profile::Profile& profile() const { return options_.profile; }
+  const profile::Firmware& firmware() const { return *firmware_; }
+  PowerState power_state() const { return power_; }
+  const ModemState& state() const { return state_; }
+  Clock& clock() { return clock_; }
+
+  // The composition on the bus, or null while unplugged.
+  const profile::UsbComposition* composition() const { return composition_; }
+  const std::vector<std::unique_ptr<Port>>& ports() const { return ports_; }
+  Port* port_by_node(std::string_view node_name) const;
+
+  void add_observer(DeviceObserver* observer);
+  void remove_observer(DeviceObserver* observer);
+
+  // --- power -----------------------------------------------------------------------------
+  void power_on(std::string_view cause = "power on");
+  void power_off(std::string_view cause = "power off");
+  // Leaves the bus now and enumerates again after the profile's reset delay.
+  void reset(std::string_view cause);
+  // For commands answered before they act (AT+CFUN=1,1): the host must read the OK first.
+  void reset_after_reply(std::string_view cause);
+  void power_off_after_reply(std::string_view cause);
+
+  // --- model actions used by the protocol services ---------------------------------------
+  ActionResult set_functionality(int level);
+  ActionResult enter_pin(std::string_view pin);
+  ActionResult set_usbnet(std::uint32_t value);
+  ActionResult define_context(std::uint32_t cid, std::string pdp_type, std::string apn);
+  ActionResult undefine_context(std::uint32_t cid);
+  ActionResult set_context_active(std::uint32_t cid, bool active);
+  ActionResult unlock_vendor_commands(std::string_view password);
+  // Registered on the home or a roaming network.
+  bool registered() const;
+  // SIM state as a protocol reports it: the radio state matters (CFUN=0 powers the SIM down).
+  ActionResult sim_access() const;
+
+  // An event of this modem.
+  void event(std::string kind, std::string message, std::vector<std::pair<std::string, std::string>> fields = {});
+
+ private:
+  Duration scaled(std::uint32_t ms) const;
+  bool transition(PowerEvent event, PowerState to, std::string_view cause);
+  void boot_complete();
+  void plug(profile::BootMode mode);
+  void unplug();
+  void become_ready();
+  void start_radio();
+  void stop_radio();
+  void set_registration(RegStatus status, std::string_view cause);
+  void deactivate_all_contexts(std::string_view cause);
+  void save_nv();
+  std::vector<AtPort*> at_ports() const;
+
+  ModemOptions options_;
+  Clock& clock_;
+  EventLog& log_;
+  const profile::Firmware* firmware_ = nullptr;
+  std::unique_ptr<StateDir> state_dir_;
+  std::unique_ptr<AtCommandTable> at_commands_;
+  PowerState power_ = PowerState::kPoweredOff;
+  ModemState state_;
+  const profile::UsbComposition* composition_ = nullptr;
+  std::vector<std::unique_ptr<Port>> ports_;
+  std::vector<DeviceObserver*> observers_;
+  Timer boot_timer_;
+  Timer ready_timer_;
+  Timer radio_timer_;
+  Timer action_timer_;
+};
+
+}  // namespace modemu::emulator

@@ -1,0 +1,62 @@
+#pragma once
+// A port is one function of the modem's current USB composition (an AT tty, the DM port, the
+// QMI control channel, ...), served by a protocol engine. Transports move bytes between a host
+// and ports; a port knows nothing about the transport that carries it.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "modemu/profile/profile.pb.h"
+
+namespace modemu::emulator {
+
+struct PortInfo {
+  std::uint32_t interface_number = 0;
+  profile::PortFunction function = profile::PORT_FUNCTION_UNSPECIFIED;
+  std::string linux_driver;  // option, qcserial, qmi_wwan, ...
+  // The node a Linux host gets for it: ttyUSB<n> for serial drivers, cdc-wdm<n> for qmi_wwan,
+  // "" for functions that give no node (network data interfaces).
+  std::string node_name;
+};
+
+std::string_view function_name(profile::PortFunction f);
+
+class Port {
+ public:
+  using Sink = std::function<void(std::string_view)>;
+
+  explicit Port(PortInfo info) : info_(std::move(info)) {}
+  virtual ~Port() = default;
+  Port(const Port&) = delete;
+  Port& operator=(const Port&) = delete;
+
+  const PortInfo& info() const { return info_; }
+
+  // Bytes the host wrote to the port.
+  virtual void from_host(std::string_view bytes) = 0;
+  // A host program opened the port: whatever it had half sent before is forgotten.
+  virtual void host_opened() {}
+
+  // Where the port's output goes; without a sink output is dropped, as a real module's output
+  // is lost while no host reads it.
+  void set_sink(Sink sink) { sink_ = std::move(sink); }
+
+ protected:
+  void to_host(std::string_view bytes) {
+    if (sink_) sink_(bytes);
+  }
+
+ private:
+  PortInfo info_;
+  Sink sink_;
+};
+
+// A function whose protocol is not emulated yet: it takes bytes and answers nothing.
+class InertPort final : public Port {
+ public:
+  using Port::Port;
+  void from_host(std::string_view) override {}
+};
+
+}  // namespace modemu::emulator

@@ -1,0 +1,153 @@
+// `modemu run`: start a modem and serve it on a transport until Ctrl-C.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include "emulator/clock.hpp"
+#include "emulator/event_log.hpp"
+#include "emulator/profile.hpp"
+#include "emulator/state_dir.hpp"
+#include "gadget/local/pty_transport.hpp"
+#include "grpc-api/cli/commands.hpp"
+#include "scenarios/fleet.hpp"
+
+namespace modemu::cli {
+namespace fs = std::filesystem;
+namespace em = modemu::emulator;
+
+namespace {
+
+struct RunOptions {
+  std::string profile = "quectel-eg12";
+  std::string transport = "local";
+  std::string dev_dir;
+  std::string state_dir;
+  std::string id;
+  std::string firmware;
+  double time_scale = 1.0;
+  std::string event_log;
+  std::string duration;
+  bool json = false;
+  bool quiet = false;
+};
+
+int run(const RunOptions& o) {
+  em::Duration stop_after{};
+  if (!o.duration.empty() && !em::parse_duration(o.duration, stop_after)) {
+    std::fprintf(stderr, "modemu run: error: --duration \"%s\" is not a duration (examples: 90s, 2m, 1.5h)\n",
+                 o.duration.c_str());
+    return kExitUsage;
+  }
+  em::ModemOptions modem_options;
+  try {
+    modem_options.profile = em::load_profile(o.profile);
+  } catch (const em::ProfileError& e) {
+    std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+    return kExitUsage;
+  }
+  modem_options.id = o.id.empty() ? modem_options.profile.name() : o.id;
+  fs::path state_root = o.state_dir.empty() ? em::default_state_root() : fs::path(o.state_dir);
+  modem_options.state_root = state_root;
+  modem_options.time_scale = o.time_scale;
+  modem_options.firmware_version = o.firmware;
+  fs::path dev_dir = o.dev_dir.empty() ? state_root / modem_options.id / "dev" : fs::path(o.dev_dir);
+
+  boost::asio::io_context io;
+  em::AsioClock clock(io);
+  em::EventLog log(clock);
+
+  // Console: the live, readable event log (or JSON lines with --json).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (!o.quiet) {
+    log.subscribe([json = o.json](const em::Event& e) {
+      std::string line = json ? em::format_json(e) : em::format_text(e);
+      std::fprintf(stdout, "%s\n", line.c_str());
+    });
+  }
+  std::unique_ptr<std::ofstream> event_file;
+  if (!o.event_log.empty()) {
+    event_file = std::make_unique<std::ofstream>(o.event_log, std::ios::app);
+    if (!*event_file) {
+      std::fprintf(stderr, "modemu run: error: cannot open --event-log %s for appending\n", o.event_log.c_str());
+      return kExitUsage;
+    }
+    log.subscribe([f = event_file.get()](const em::Event& e) { *f << em::format_json(e) << '\n' << std::flush; });
+  }
+
+  scenarios::Fleet fleet(clock, log);
+  em::Modem& modem = fleet.add(std::move(modem_options));
+  auto transport = std::make_unique<gadget::PtyTransport>(io, modem, dev_dir);
+  const auto& p = modem.profile();
+  log.emit("", "start",
+           fmt::format("{} ({}), firmware {}, state in {}, ports in {}; Ctrl-C stops", modem.id(), p.description(),
+                       modem.firmware().version(), (state_root / modem.id()).string(), dev_dir.string()),
+           {{"profile", p.name()}, {"firmware", modem.firmware().version()}, {"dev_dir", dev_dir.string()},
+            {"pid", std::to_string(::getpid())}});
+
+  bool stopping = false;
+  auto stop = [&](std::string_view cause) {
+    if (stopping) return;
+    stopping = true;
+    fleet.power_off_all(cause);
+    transport.reset();
+    log.emit("", "stop", fmt::format("stopped ({})", cause));
+    io.stop();
+  };
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (!ec) stop(signo == SIGINT ? "SIGINT" : "SIGTERM");
+  });
+  em::Timer stop_timer(clock);
+  if (stop_after > em::Duration::zero()) stop_timer.start(stop_after, [&] { stop("--duration elapsed"); });
+
+  fleet.power_on_all("modemu run");
+  io.run();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "Start a modem and serve it until Ctrl-C");
+  cmd->footer(
+      "With no options: a Quectel EG12 on local pseudo-terminals, with a live event log.\n\n"
+      "Examples:\n"
+      "  modemu run\n"
+      "  modemu run --profile quectel-ec25 --dev-dir /tmp/ec25     then: chat/minicom on /tmp/ec25/ttyUSB2\n"
+      "  modemu run --profile ./my-module.txtpb --json --event-log events.jsonl\n"
+      "  modemu run --time-scale 0.05 --duration 30s               boot and resets 20 times faster\n\n"
+      "Local ports are named like the Linux nodes of the real module (Quectel: ttyUSB0 DM, ttyUSB1\n"
+      "NMEA, ttyUSB2 AT, ttyUSB3 AT/modem; Sierra: ttyUSB0 DM, ttyUSB1 NMEA, ttyUSB2 AT). They vanish\n"
+      "while the module resets or is off, and come back when it is up again.");
+  cmd->add_option("--profile,-p", o->profile, "Module profile: a name (see `modemu profiles list`) or a .txtpb file")
+      ->capture_default_str();
+  cmd->add_option("--transport,-t", o->transport, "How the host reaches the modem: local (pseudo-terminals)")
+      ->check(CLI::IsMember({"local"}))
+      ->capture_default_str();
+  cmd->add_option("--dev-dir", o->dev_dir,
+                  "Directory for the port links (ttyUSB0 ...); default: STATE-DIR/ID/dev");
+  cmd->add_option("--state-dir", o->state_dir,
+                  "Where modems keep their state, one subdirectory per modem id; default: "
+                  "$XDG_STATE_HOME/modemu or ~/.local/state/modemu");
+  cmd->add_option("--id", o->id, "Modem id (names its state directory and its events); default: the profile name");
+  cmd->add_option("--firmware", o->firmware, "Firmware version from the profile's catalogue; default: the profile's");
+  cmd->add_option("--time-scale", o->time_scale,
+                  "Multiply every module delay (boot, reset, registration) by this factor, e.g. 0.05")
+      ->check(CLI::Range(0.0001, 100.0))
+      ->capture_default_str();
+  cmd->add_option("--event-log", o->event_log, "Also append every event to FILE as JSON lines");
+  cmd->add_option("--duration", o->duration, "Stop by itself after this time (e.g. 30s, 5m)");
+  cmd->add_flag("--json", o->json, "Print events as JSON lines instead of text");
+  cmd->add_flag("--quiet,-q", o->quiet, "Print no events");
+  cmd->callback([o, &action] { action = [o] { return run(*o); }; });
+}
+
+}  // namespace modemu::cli
