@@ -12,10 +12,26 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
 namespace modemu::emulator {
 namespace fs = std::filesystem;
+
+namespace {
+
+struct FirstError : google::protobuf::io::ErrorCollector {
+  std::string where;
+  std::string message;
+  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& text) override {
+    if (message.empty()) {
+      where = fmt::format("{}:{}", line + 1, column + 1);
+      message = text;
+    }
+  }
+};
+
+}  // namespace
 
 fs::path default_state_root() {
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && xdg[0] == '/') {
@@ -97,9 +113,12 @@ bool StateDir::load_nv(profile::NvState& out) const {
   std::stringstream text;
   text << in.rdbuf();
   profile::NvState nv;
-  if (!google::protobuf::TextFormat::ParseFromString(text.str(), &nv)) {
-    throw std::runtime_error(fmt::format("{}: cannot be parsed; move it away to start from the profile's defaults",
-                                         file.string()));
+  google::protobuf::TextFormat::Parser parser;
+  FirstError error;
+  parser.RecordErrorsTo(&error);
+  if (!parser.ParseFromString(text.str(), &nv)) {
+    throw std::runtime_error(fmt::format("{}:{}: cannot be parsed ({}); move it away to start from the profile's defaults",
+                                         file.string(), error.where, error.message));
   }
   out = std::move(nv);
   return true;

@@ -15,6 +15,12 @@ const AtHandler* AtCommandTable::find(std::string_view name) const {
   return it == handlers_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> AtCommandTable::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, handler] : handlers_) out.push_back(name);
+  return out;
+}
+
 AtCommandTable build_at_commands(const Modem& modem) {
   AtCommandTable table;
   register_identity_commands(table);

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocols/at/engine.hpp"
 
@@ -35,6 +36,7 @@ class AtCommandTable {
   void add(std::string name, AtHandler handler);
   const AtHandler* find(std::string_view name) const;
   std::size_t size() const { return handlers_.size(); }
+  std::vector<std::string> names() const;
 
  private:
   std::map<std::string, AtHandler, std::less<>> handlers_;

@@ -109,6 +109,21 @@ std::optional<Outcome> Engine::execute_builtin(const Command& command, Response&
     if (command.args.empty()) return 0;  // V.250 5.3.1: a missing value means 0
     return command.args[0].as_int(0, max);
   };
+  if (name.size() > 1 && name[0] == 'S' && name[1] >= '0' && name[1] <= '9') {
+    auto index = Argument{name.substr(1)}.as_int(0, static_cast<long>(settings_.s.size()) - 1);
+    if (!index) return Outcome::error();
+    auto& reg = settings_.s[static_cast<std::size_t>(*index)];
+    if (command.kind == CommandKind::kRead) {
+      response.add(fmt::format("{:03}", reg));
+      return Outcome::ok();
+    }
+    auto v = command.args.empty() ? std::optional<long>{} : command.args[0].as_int(0, 255);
+    if (!v) return Outcome::error();
+    // S3, S4 and S5 hold 7-bit characters (V.250 6.2.1 to 6.2.3).
+    if ((*index == 3 || *index == 4 || *index == 5) && *v > 127) return Outcome::error();
+    reg = static_cast<std::uint8_t>(*v);
+    return Outcome::ok();
+  }
   if (command.kind == CommandKind::kBasic) {
     if (name == "E" || name == "V" || name == "Q") {
       auto v = value(1);
@@ -130,21 +145,6 @@ std::optional<Outcome> Engine::execute_builtin(const Command& command, Response&
     if (name == "&C" || name == "&D" || name == "&W" || name == "X" || name == "L" || name == "M" ||
         name == "&K") {
       return value(9) ? Outcome::ok() : Outcome::error();
-    }
-    if (name.size() > 1 && name[0] == 'S') {
-      auto index = Argument{name.substr(1)}.as_int(0, static_cast<long>(settings_.s.size()) - 1);
-      if (!index) return Outcome::error();
-      auto& reg = settings_.s[static_cast<std::size_t>(*index)];
-      if (command.kind == CommandKind::kRead) {
-        response.add(fmt::format("{:03}", reg));
-        return Outcome::ok();
-      }
-      auto v = command.args.empty() ? std::optional<long>{} : command.args[0].as_int(0, 255);
-      if (!v) return Outcome::error();
-      // S3 and S4 must stay printable control characters a host can send (V.250 6.2.1/6.2.2).
-      if ((*index == 3 || *index == 4 || *index == 5) && *v > 127) return Outcome::error();
-      reg = static_cast<std::uint8_t>(*v);
-      return Outcome::ok();
     }
     return std::nullopt;
   }
