@@ -270,10 +270,11 @@ void Modem::unplug() {
   state_.registration = RegStatus::kNotRegistered;
   state_.vendor_unlocked = false;
   if (ports_.empty() && composition_ == nullptr) return;
+  // As a host sees it: the disconnect first, then the drivers let go of the ports.
+  event("usb.unplug", "USB disconnect");
   for (DeviceObserver* o : std::vector<DeviceObserver*>(observers_)) o->on_unplug(*this);
   ports_.clear();
   composition_ = nullptr;
-  event("usb.unplug", "USB disconnect");
 }
 
 void Modem::become_ready() {

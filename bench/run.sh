@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the benchmarks on a release build. --short: the quick setting CI uses.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake --preset release >/dev/null
+cmake --build --preset release --target bench_at_roundtrip
+./build/release/bench/bench_at_roundtrip "$@"
