@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds and passes every test: installs dependencies, then
+#   1. debug build: unit tests (doctest), golden transcripts, fuzz corpus replay, and the
+#      integration tests with real clients (chat, comgt, pyserial);
+#   2. the same suite under ASan + UBSan;
+#   3. the libFuzzer targets (clang-16), each for FUZZ_SECONDS (default 20) from its seed corpus;
+#   4. the benchmarks with their short setting (figures only, never a pass/fail limit).
+# Environment: FUZZ_SECONDS, JOBS (parallel build/test jobs, default: CPU count).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${JOBS:-$(nproc)}
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+./scripts/install-deps.sh
+
+for preset in debug asan; do
+  step "build and test: $preset"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  ctest --preset "$preset" -j "$jobs"
+done
+
+step "fuzz: ${fuzz_seconds}s per target (clang-16, libFuzzer)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+passed=0
+failed=0
+for fuzzer in build/fuzz/tests/fuzz/fuzz_*; do
+  name=$(basename "$fuzzer" | sed 's/^fuzz_//')
+  work=$(mktemp -d)
+  cp -r "tests/fuzz/corpus/$name/." "$work/"
+  # A crash leaves crash-* in $work: keep it as tests/fuzz/regressions/$name/<what-it-broke>.
+  if (cd "$work" && "$root/$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+        -artifact_prefix="$work/" "$work" >"$work/log" 2>&1); then
+    echo "fuzz $name: $(grep -E '^stat::number_of_executed_units' "$work/log" | awk '{print $2}') runs, no crash"
+    passed=$((passed + 1))
+  else
+    echo "fuzz $name: FAILED; the input that broke it:"
+    ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null || true
+    tail -40 "$work/log"
+    failed=$((failed + 1))
+  fi
+  rm -rf "$work"
+done
+echo "fuzz: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
+
+step "benchmarks (short)"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs" --target bench_at_roundtrip
+./build/release/bench/bench_at_roundtrip --short
+
+step "all tests passed"
