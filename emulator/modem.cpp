@@ -296,7 +296,7 @@ std::vector<AtPort*> Modem::at_ports() const {
 }
 
 void Modem::start_radio() {
-  if (!state_.ready || state_.functionality != 1) return;
+  if (!radio_on()) return;
   if (state_.sim != profile::SIM_READY) {
     set_registration(RegStatus::kNotRegistered, "no usable SIM");
     return;

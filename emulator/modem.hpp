@@ -137,6 +137,8 @@ class Modem {
   ActionResult unlock_vendor_commands(std::string_view password);
   // Registered on the home or a roaming network.
   bool registered() const;
+  // Booted and at full functionality (+CFUN=1): the radio transmits.
+  bool radio_on() const { return state_.ready && state_.functionality == 1; }
   // SIM state as a protocol reports it: the radio state matters (CFUN=0 powers the SIM down).
   ActionResult sim_access() const;
 

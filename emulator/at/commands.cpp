@@ -68,8 +68,17 @@ std::string reg_fields(const Modem& modem, int n) {
   if (n < 2 || !modem.registered()) return std::to_string(stat);
   // 27.007 7.2: <lac>/<tac> two bytes and <ci> four bytes in hexadecimal; <AcT> 7 = E-UTRAN.
   const auto& net = modem.profile().network();
-  int act = net.rat() == profile::LTE ? 7 : net.rat() == profile::UMTS ? 2 : net.rat() == profile::GSM ? 0 : 13;
-  return fmt::format("{},\"{:04X}\",\"{:07X}\",{}", stat, net.tac(), net.cell_id(), act);
+  return fmt::format("{},\"{:04X}\",\"{:07X}\",{}", stat, net.tac(), net.cell_id(), access_technology(modem));
+}
+
+int access_technology(const Modem& modem) {
+  switch (modem.profile().network().rat()) {
+    case profile::GSM: return 0;
+    case profile::UMTS: return 2;
+    case profile::LTE: return 7;
+    case profile::NR5G_NSA: return 13;
+    default: return 11;  // NR connected to 5GCN
+  }
 }
 
 }  // namespace modemu::emulator

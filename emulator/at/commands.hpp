@@ -61,5 +61,10 @@ enum class RegReport { kCreg, kCgreg, kCereg };
 std::string_view reg_prefix(RegReport which);
 // The value part after "+CREG: " for the given <n>: "<stat>[,<lac>,<ci>,<AcT>]".
 std::string reg_fields(const Modem& modem, int n);
+// 27.007 <AcT> of the serving network: 0 GSM, 2 UTRAN, 7 E-UTRAN, 13 NR (EN-DC).
+int access_technology(const Modem& modem);
+// An ICCID read answered "<prefix><ICCID>" (+CCID, +ICCID, +QCCID): readable while a PIN is
+// still required, as the ICCID is not PIN protected.
+AtHandler iccid_read(std::string prefix);
 
 }  // namespace modemu::emulator

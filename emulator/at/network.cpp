@@ -16,11 +16,9 @@ using at::CommandKind;
 
 namespace {
 
-bool radio_on(const Modem& m) { return m.state().ready && m.state().functionality == 1; }
-
 // 27.007 8.5 <rssi>: 0 = -113 dBm or less, 31 = -51 dBm or more, 99 unknown.
 int csq_rssi(const Modem& m) {
-  if (!radio_on(m)) return 99;
+  if (!m.radio_on()) return 99;
   return std::clamp((m.state().signal.rssi_dbm() + 113) / 2, 0, 31);
 }
 
@@ -49,16 +47,6 @@ AtHandler registration(RegReport which) {
         return at::Outcome::error();
     }
   };
-}
-
-int act_of(const Modem& m) {
-  switch (m.profile().network().rat()) {
-    case profile::GSM: return 0;
-    case profile::UMTS: return 2;
-    case profile::LTE: return 7;
-    case profile::NR5G_NSA: return 13;
-    default: return 11;
-  }
 }
 
 std::string operator_in_format(const Modem& m, int format) {
@@ -90,7 +78,7 @@ void register_network_commands(AtCommandTable& t) {
     }
     if (c.kind() != CommandKind::kAction) return at::Outcome::error();
     const auto& s = c.modem.state().signal;
-    bool lte = radio_on(c.modem) && c.modem.profile().network().rat() == profile::LTE;
+    bool lte = c.modem.radio_on() && c.modem.profile().network().rat() == profile::LTE;
     int rsrq = lte ? std::clamp(static_cast<int>(std::lround((s.rsrq_db() + 20.0) * 2.0)), 0, 34) : 255;
     int rsrp = lte ? std::clamp(s.rsrp_dbm() + 141, 0, 97) : 255;
     c.reply(fmt::format("+CESQ: 99,99,255,255,{},{}", rsrq, rsrp));
@@ -108,16 +96,16 @@ void register_network_commands(AtCommandTable& t) {
       case CommandKind::kRead:
         if (c.modem.registered()) {
           c.reply(fmt::format("+COPS: 0,{},\"{}\",{}", c.port.cops_format,
-                              operator_in_format(c.modem, c.port.cops_format), act_of(c.modem)));
+                              operator_in_format(c.modem, c.port.cops_format), access_technology(c.modem)));
         } else {
           c.reply("+COPS: 0");
         }
         return at::Outcome::ok();
       case CommandKind::kTest: {
-        if (!radio_on(c.modem)) return at::Outcome::cme_error(at::CmeError::kNoNetworkService);
+        if (!c.modem.radio_on()) return at::Outcome::cme_error(at::CmeError::kNoNetworkService);
         // <stat> 2 = current operator, 1 = available.
         c.reply(fmt::format("+COPS: ({},\"{}\",\"{}\",\"{}{}\",{}),,(0-4),(0-2)", c.modem.registered() ? 2 : 1,
-                            net.operator_long(), net.operator_short(), net.mcc(), net.mnc(), act_of(c.modem)));
+                            net.operator_long(), net.operator_short(), net.mcc(), net.mnc(), access_technology(c.modem)));
         return at::Outcome::ok();
       }
       case CommandKind::kAction:

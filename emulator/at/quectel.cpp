@@ -15,7 +15,11 @@ using at::CommandKind;
 
 namespace {
 
-bool radio_on(const Modem& m) { return m.state().ready && m.state().functionality == 1; }
+// Quectel's sub-command names are case-insensitive ("usbnet", "USBNET").
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return s;
+}
 
 // Quectel <DL_bandwidth>/<UL_bandwidth> code: 0 = 1.4 MHz, 1 = 3, 2 = 5, 3 = 10, 4 = 15, 5 = 20.
 int bandwidth_code(std::uint32_t mhz) {
@@ -43,16 +47,7 @@ void register_quectel_commands(AtCommandTable& t) {
     return at::Outcome::ok();
   });
   // +QCCID -> +QCCID: <ICCID>
-  t.add("+QCCID", [](AtCall& c) {
-    if (c.kind() == CommandKind::kTest) return at::Outcome::ok();
-    if (c.kind() != CommandKind::kAction) return at::Outcome::error();
-    ActionResult r = c.modem.sim_access();
-    if (r != ActionResult::kOk && r != ActionResult::kSimPinRequired && r != ActionResult::kSimPukRequired) {
-      return to_outcome(r);
-    }
-    c.reply("+QCCID: " + c.modem.profile().sim().iccid());
-    return at::Outcome::ok();
-  });
+  t.add("+QCCID", iccid_read("+QCCID: "));
   // +QCFG="usbnet"[,<net>]     -> +QCFG: "usbnet",<net>   (applies after AT+CFUN=1,1)
   // +QCFG="nwscanmode"[,<m>]   -> +QCFG: "nwscanmode",<m>
   t.add("+QCFG", [](AtCall& c) {
@@ -62,8 +57,7 @@ void register_quectel_commands(AtCommandTable& t) {
       return at::Outcome::ok();
     }
     if (c.kind() != CommandKind::kSet || c.argc() < 1) return at::Outcome::error();
-    std::string item = c.arg(0).text;
-    std::transform(item.begin(), item.end(), item.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    std::string item = lower(c.arg(0).text);
     if (item == "usbnet") {
       if (c.argc() == 1) {
         c.reply(fmt::format("+QCFG: \"usbnet\",{}", c.modem.state().usbnet));
@@ -91,10 +85,9 @@ void register_quectel_commands(AtCommandTable& t) {
       return at::Outcome::ok();
     }
     if (c.kind() != CommandKind::kSet || c.argc() != 1) return at::Outcome::error();
-    std::string what = c.arg(0).text;
-    std::transform(what.begin(), what.end(), what.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    std::string what = lower(c.arg(0).text);
     if (what != "servingcell") return at::Outcome::error();
-    if (!radio_on(c.modem)) {
+    if (!c.modem.radio_on()) {
       c.reply("+QENG: \"servingcell\",\"SEARCH\"");
       return at::Outcome::ok();
     }

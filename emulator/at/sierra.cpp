@@ -45,7 +45,7 @@ void register_sierra_commands(AtCommandTable& t) {
     if (c.kind() != CommandKind::kRead && c.kind() != CommandKind::kAction) return at::Outcome::error();
     const auto& net = c.modem.profile().network();
     const auto& s = c.modem.state().signal;
-    bool online = c.modem.state().ready && c.modem.state().functionality == 1;
+    bool online = c.modem.radio_on();
     bool reg = c.modem.registered();
     double seconds = std::chrono::duration<double>(c.modem.clock().elapsed()).count();
     c.reply("!GSTATUS: ");

@@ -11,14 +11,11 @@ namespace modemu::emulator {
 namespace at = protocols::at;
 using at::CommandKind;
 
-namespace {
 
-// An ICCID read: "<prefix><iccid>" once the SIM can be read.
-AtHandler iccid_reply(std::string prefix) {
-  return [prefix](AtCall& c) {
+AtHandler iccid_read(std::string prefix) {
+  return [prefix = std::move(prefix)](AtCall& c) {
     if (c.kind() == CommandKind::kTest) return at::Outcome::ok();
     if (c.kind() != CommandKind::kAction && c.kind() != CommandKind::kRead) return at::Outcome::error();
-    // The ICCID is readable even while a PIN is required (it is not PIN protected).
     ActionResult r = c.modem.sim_access();
     if (r != ActionResult::kOk && r != ActionResult::kSimPinRequired && r != ActionResult::kSimPukRequired) {
       return to_outcome(r);
@@ -27,8 +24,6 @@ AtHandler iccid_reply(std::string prefix) {
     return at::Outcome::ok();
   };
 }
-
-}  // namespace
 
 void register_sim_commands(AtCommandTable& t) {
   // +CPIN=<pin>[,<newpin>]   +CPIN? -> +CPIN: <code>   (27.007 8.3)
@@ -60,8 +55,8 @@ void register_sim_commands(AtCommandTable& t) {
     return at::Outcome::ok();
   });
   // +CCID -> +CCID: <ICCID>; +ICCID -> ICCID: <ICCID> (Sierra)
-  t.add("+CCID", iccid_reply("+CCID: "));
-  t.add("+ICCID", iccid_reply("ICCID: "));
+  t.add("+CCID", iccid_read("+CCID: "));
+  t.add("+ICCID", iccid_read("ICCID: "));
   // +CNUM -> +CNUM: [<alpha>],<number>,<type>   (27.007 7.1)
   t.add("+CNUM", [](AtCall& c) {
     if (c.kind() == CommandKind::kTest) return at::Outcome::ok();
