@@ -8,6 +8,7 @@
 #include "emulator/at/at_port.hpp"
 #include "emulator/at/commands.hpp"
 #include "emulator/profile.hpp"
+#include "emulator/qmi/qmi_function.hpp"
 
 namespace modemu::emulator {
 
@@ -128,6 +129,7 @@ Modem::Modem(ModemOptions options, Clock& clock, EventLog& log)
     }
   }
   at_commands_ = std::make_unique<AtCommandTable>(build_at_commands(*this));
+  qmi_handlers_ = std::make_unique<QmiHandlerTable>(build_qmi_handlers(*this));
 }
 
 Modem::~Modem() {
@@ -176,6 +178,7 @@ bool Modem::transition(PowerEvent ev, PowerState to, std::string_view cause) {
 void Modem::power_on(std::string_view cause) {
   if (!transition(PowerEvent::kPowerOn, PowerState::kBooting, cause)) return;
   state_.functionality = 1;
+  state_.offline = false;
   boot_timer_.start(scaled(profile().timing().boot_ms()), [this] { boot_complete(); });
 }
 
@@ -191,6 +194,8 @@ void Modem::reset(std::string_view cause) {
   action_timer_.cancel();
   unplug();
   state_.functionality = 1;  // +CFUN is not kept across a reset
+  state_.offline = false;
+  state_.sim_powered = true;
   boot_timer_.start(scaled(profile().timing().reset_ms()), [this] { boot_complete(); });
 }
 
@@ -238,6 +243,8 @@ void Modem::plug(profile::BootMode mode) {
     }
     if (itf.function() == profile::AT || itf.function() == profile::AT_MODEM) {
       ports_.push_back(std::make_unique<AtPort>(std::move(info), *this, *at_commands_));
+    } else if (itf.function() == profile::QMI) {
+      ports_.push_back(std::make_unique<QmiPort>(std::move(info), *this, *qmi_handlers_));
     } else {
       ports_.push_back(std::make_unique<InertPort>(std::move(info)));
     }
@@ -287,6 +294,10 @@ void Modem::become_ready() {
   if (state_.functionality == 1) start_radio();
 }
 
+void Modem::notify(ModelChange change) {
+  for (const auto& p : ports_) p->model_changed(change);
+}
+
 std::vector<AtPort*> Modem::at_ports() const {
   std::vector<AtPort*> out;
   for (const auto& p : ports_) {
@@ -297,7 +308,7 @@ std::vector<AtPort*> Modem::at_ports() const {
 
 void Modem::start_radio() {
   if (!radio_on()) return;
-  if (state_.sim != profile::SIM_READY) {
+  if (state_.sim != profile::SIM_READY || !state_.sim_powered) {
     set_registration(RegStatus::kNotRegistered, "no usable SIM");
     return;
   }
@@ -322,7 +333,7 @@ void Modem::set_registration(RegStatus status, std::string_view cause) {
   event("radio.registration", fmt::format("{} -> {} ({})", to_string(from), to_string(status), cause),
         {{"from", std::string(to_string(from))}, {"to", std::string(to_string(status))}});
   if (!registered()) deactivate_all_contexts("lost registration");
-  for (AtPort* p : at_ports()) p->registration_changed();
+  notify(ModelChange::kRegistration);
 }
 
 bool Modem::registered() const {
@@ -331,7 +342,7 @@ bool Modem::registered() const {
 
 ActionResult Modem::sim_access() const {
   // Quectel: CFUN=0 powers the (U)SIM down, CFUN=4 keeps it.
-  if (state_.functionality == 0) return ActionResult::kSimFailure;
+  if (state_.functionality == 0 || !state_.sim_powered) return ActionResult::kSimFailure;
   if (!state_.ready) return ActionResult::kSimBusy;
   switch (state_.sim) {
     case profile::SIM_READY: return ActionResult::kOk;
@@ -345,6 +356,7 @@ ActionResult Modem::sim_access() const {
 
 ActionResult Modem::set_functionality(int level) {
   if (level != 0 && level != 1 && level != 4) return ActionResult::kBadParameter;
+  if (state_.offline) return ActionResult::kNotAllowed;
   int from = state_.functionality;
   if (from == level) return ActionResult::kOk;
   state_.functionality = level;
@@ -355,6 +367,34 @@ ActionResult Modem::set_functionality(int level) {
   } else {
     stop_radio();
   }
+  notify(ModelChange::kFunctionality);
+  return ActionResult::kOk;
+}
+
+ActionResult Modem::set_sim_power(bool on) {
+  if (state_.sim_powered == on) return ActionResult::kOk;
+  state_.sim_powered = on;
+  event("sim", on ? "SIM powered on" : "SIM powered off", {{"powered", on ? "1" : "0"}});
+  if (on) {
+    start_radio();
+  } else {
+    stop_radio();
+  }
+  notify(ModelChange::kSim);
+  return ActionResult::kOk;
+}
+
+bool Modem::pin_enabled() const {
+  return profile().sim().state() == profile::SIM_PIN || profile().sim().state() == profile::SIM_PUK;
+}
+
+ActionResult Modem::set_offline() {
+  if (state_.offline) return ActionResult::kOk;
+  state_.offline = true;
+  state_.functionality = 4;
+  event("power.functionality", "offline: radio off until the next reset", {{"to", "offline"}});
+  stop_radio();
+  notify(ModelChange::kFunctionality);
   return ActionResult::kOk;
 }
 
@@ -368,6 +408,7 @@ ActionResult Modem::enter_pin(std::string_view pin) {
   state_.sim = profile::SIM_READY;
   event("sim", "PIN accepted: SIM ready");
   for (AtPort* p : at_ports()) p->urc("+CPIN: READY");
+  notify(ModelChange::kSim);
   start_radio();
   return ActionResult::kOk;
 }
@@ -426,6 +467,7 @@ ActionResult Modem::set_context_active(std::uint32_t cid, bool active) {
     ctx.address.clear();
     event("data.context", fmt::format("context {} deactivated", cid), {{"cid", std::to_string(cid)}, {"state", "inactive"}});
   }
+  notify(ModelChange::kData);
   return ActionResult::kOk;
 }
 
@@ -436,6 +478,7 @@ void Modem::deactivate_all_contexts(std::string_view cause) {
     ctx.address.clear();
     event("data.context", fmt::format("context {} deactivated ({})", cid, cause),
           {{"cid", std::to_string(cid)}, {"state", "inactive"}, {"cause", std::string(cause)}});
+    notify(ModelChange::kData);
   }
 }
 

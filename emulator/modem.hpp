@@ -23,6 +23,7 @@ namespace modemu::emulator {
 
 class AtCommandTable;
 class AtPort;
+class QmiHandlerTable;
 
 enum class PowerState {
   kPoweredOff,
@@ -77,6 +78,8 @@ struct ModemState {
   bool vendor_unlocked = false;      // Sierra AT!ENTERCND
   std::uint32_t boot_count = 0;
   bool ready = false;                // booted far enough to print RDY
+  bool offline = false;              // QMI operating mode offline: left only by a reset
+  bool sim_powered = true;           // UIM Power Off / On SIM
 };
 
 class DeviceObserver {
@@ -142,6 +145,14 @@ class Modem {
   // SIM state as a protocol reports it: the radio state matters (CFUN=0 powers the SIM down).
   ActionResult sim_access() const;
 
+  // Offline (DMS operating mode 3): the radio is off and only a reset leaves it.
+  bool offline() const { return state_.offline; }
+  ActionResult set_offline();
+  // UIM Power Off / On SIM: a powered-down card cannot be read until it is powered up.
+  ActionResult set_sim_power(bool on);
+  // PIN1 protection is on for this SIM (the profile's SIM starts PIN- or PUK-locked).
+  bool pin_enabled() const;
+
   // An event of this modem.
   void event(std::string kind, std::string message, std::vector<std::pair<std::string, std::string>> fields = {});
 
@@ -158,6 +169,7 @@ class Modem {
   void deactivate_all_contexts(std::string_view cause);
   void save_nv();
   std::vector<AtPort*> at_ports() const;
+  void notify(ModelChange change);
 
   ModemOptions options_;
   Clock& clock_;
@@ -165,6 +177,7 @@ class Modem {
   const profile::Firmware* firmware_ = nullptr;
   std::unique_ptr<StateDir> state_dir_;
   std::unique_ptr<AtCommandTable> at_commands_;
+  std::unique_ptr<QmiHandlerTable> qmi_handlers_;
   PowerState power_ = PowerState::kPoweredOff;
   ModemState state_;
   const profile::UsbComposition* composition_ = nullptr;

@@ -22,6 +22,9 @@ struct PortInfo {
 
 std::string_view function_name(profile::PortFunction f);
 
+// What changed in the model, for the ports that report changes (URCs, QMI indications).
+enum class ModelChange { kRegistration, kSim, kData, kFunctionality, kSignal };
+
 class Port {
  public:
   using Sink = std::function<void(std::string_view)>;
@@ -37,6 +40,8 @@ class Port {
   virtual void from_host(std::string_view bytes) = 0;
   // A host program opened the port: whatever it had half sent before is forgotten.
   virtual void host_opened() {}
+  // The model changed; ports that report such changes to the host do so.
+  virtual void model_changed(ModelChange) {}
 
   // Where the port's output goes; without a sink output is dropped, as a real module's output
   // is lost while no host reads it.

@@ -12,7 +12,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libfmt-dev doctest-dev
   libpugixml-dev libcli11-dev libusbredirparser-dev
   # real clients the tests drive
-  ppp comgt python3-serial socat
+  ppp comgt python3-serial socat libqmi-utils
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -37,7 +37,8 @@ void AtPort::reset_port_settings() {
   cops_format = 0;
 }
 
-void AtPort::registration_changed() {
+void AtPort::model_changed(ModelChange change) {
+  if (change != ModelChange::kRegistration) return;
   for (RegReport which : {RegReport::kCreg, RegReport::kCgreg, RegReport::kCereg}) {
     int n = reg_n(which);
     if (n == 0) continue;

@@ -18,8 +18,8 @@ class AtPort final : public Port, public protocols::at::Dispatcher {
 
   // Unsolicited result code: held while a command line is being entered or answered.
   void urc(std::string_view text) { engine_.urc(text); }
-  // The registration state changed: send the +CREG/+CGREG/+CEREG URCs this port enabled.
-  void registration_changed();
+  // The registration state changed: the +CREG/+CGREG/+CEREG URCs this port enabled go out.
+  void model_changed(ModelChange change) override;
 
   // Per-port settings (27.007: each port has its own).
   int reg_n(RegReport which) const { return reg_n_[static_cast<int>(which)]; }

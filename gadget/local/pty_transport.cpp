@@ -76,7 +76,9 @@ void PtyTransport::on_plug(emulator::Modem& modem) {
   std::string summary;
   for (const auto& port : modem.ports()) {
     const auto& info = port->info();
-    if (!info.node_name.starts_with("tty")) continue;  // only serial functions become ttys
+    // Serial functions and the QMI control channel (raw QMUX, as qmicli --device-open-qmi
+    // and uqmi read it) become ptys; network functions have no node.
+    if (!info.node_name.starts_with("tty") && !info.node_name.starts_with("cdc-wdm")) continue;
     auto pty = std::make_unique<Pty>(io_, *port);
     int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
     if (master < 0) fail("posix_openpt");

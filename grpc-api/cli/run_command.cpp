@@ -15,6 +15,7 @@
 #include "emulator/profile.hpp"
 #include "emulator/state_dir.hpp"
 #include "gadget/local/pty_transport.hpp"
+#include "gadget/local/qmi_proxy.hpp"
 #include "grpc-api/cli/commands.hpp"
 #include "scenarios/fleet.hpp"
 
@@ -36,6 +37,7 @@ struct RunOptions {
   std::string duration;
   bool json = false;
   bool quiet = false;
+  bool qmi_proxy = false;
 };
 
 int run(const RunOptions& o) {
@@ -84,6 +86,11 @@ int run(const RunOptions& o) {
   scenarios::Fleet fleet(clock, log);
   em::Modem& modem = fleet.add(std::move(modem_options));
   auto transport = std::make_unique<gadget::PtyTransport>(io, modem, dev_dir);
+  std::unique_ptr<gadget::QmiProxyServer> proxy;
+  if (o.qmi_proxy) {
+    proxy = std::make_unique<gadget::QmiProxyServer>(io, std::vector<gadget::QmiProxyServer::Target>{{&modem, dev_dir}});
+    log.emit("", "qmi.proxy", "serving libqmi's qmi-proxy protocol on the abstract socket \"qmi-proxy\" (qmicli -p)");
+  }
   const auto& p = modem.profile();
   log.emit("", "start",
            fmt::format("{} ({}), firmware {}, state in {}, ports in {}; Ctrl-C stops", modem.id(), p.description(),
@@ -96,6 +103,7 @@ int run(const RunOptions& o) {
     if (stopping) return;
     stopping = true;
     fleet.power_off_all(cause);
+    proxy.reset();
     transport.reset();
     log.emit("", "stop", fmt::format("stopped ({})", cause));
     io.stop();
@@ -123,10 +131,12 @@ void add_run_command(CLI::App& app, Action& action) {
       "  modemu run\n"
       "  modemu run --profile quectel-ec25 --dev-dir /tmp/ec25     then: chat/minicom on /tmp/ec25/ttyUSB2\n"
       "  modemu run --profile ./my-module.txtpb --json --event-log events.jsonl\n"
-      "  modemu run --time-scale 0.05 --duration 30s               boot and resets 20 times faster\n\n"
+      "  modemu run --time-scale 0.05 --duration 30s               boot and resets 20 times faster\n"
+      "  modemu run --qmi-proxy --dev-dir /tmp/m                    then: qmicli -p -d /tmp/m/cdc-wdm0 --dms-get-ids\n\n"
       "Local ports are named like the Linux nodes of the real module (Quectel: ttyUSB0 DM, ttyUSB1\n"
-      "NMEA, ttyUSB2 AT, ttyUSB3 AT/modem; Sierra: ttyUSB0 DM, ttyUSB1 NMEA, ttyUSB2 AT). They vanish\n"
-      "while the module resets or is off, and come back when it is up again.");
+      "NMEA, ttyUSB2 AT, ttyUSB3 AT/modem; Sierra: ttyUSB0 DM, ttyUSB1 NMEA, ttyUSB2 AT), and\n"
+      "cdc-wdm0 (cdc-wdm1 on Sierra) is the QMI control channel as raw QMUX (qmicli --device-open-qmi).\n"
+      "They vanish while the module resets or is off, and come back when it is up again.");
   cmd->add_option("--profile,-p", o->profile, "Module profile: a name (see `modemu profiles list`) or a .txtpb file")
       ->capture_default_str();
   cmd->add_option("--transport,-t", o->transport, "How the host reaches the modem: local (pseudo-terminals)")
@@ -145,6 +155,9 @@ void add_run_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--event-log", o->event_log, "Also append every event to FILE as JSON lines");
   cmd->add_option("--duration", o->duration, "Stop by itself after this time (e.g. 30s, 5m)");
+  cmd->add_flag("--qmi-proxy", o->qmi_proxy,
+                "Also serve libqmi's qmi-proxy protocol on the abstract unix socket \"qmi-proxy\", so that "
+                "`qmicli -p -d DIR/cdc-wdm0 ...` works (private inside `unshare -n`)");
   cmd->add_flag("--json", o->json, "Print events as JSON lines instead of text");
   cmd->add_flag("--quiet,-q", o->quiet, "Print no events");
   cmd->callback([o, &action] { action = [o] { return run(*o); }; });

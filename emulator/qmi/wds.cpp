@@ -1,0 +1,268 @@
+// WDS, wireless data (service 1): data sessions on the model's PDP contexts, profiles, settings.
+// A session started here is the context AT+CGACT shows, and the other way round.
+#include <arpa/inet.h>
+
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "emulator/modem.hpp"
+#include "emulator/qmi/qmi_function.hpp"
+#include "emulator/qmi/services.hpp"
+
+namespace modemu::emulator {
+
+namespace qmi = protocols::qmi;
+using qmi::QmiError;
+
+namespace {
+
+constexpr std::uint32_t kAllHandles = 0xffffffff;
+// Packet service status: 1 disconnected, 2 connected.
+constexpr std::uint8_t kDisconnected = 1, kConnected = 2;
+// Call end reasons and their verbose types (WDS Start Network 0x10 / 0x11).
+constexpr std::uint16_t kEndUnspecified = 1, kEndClientEnd = 2, kEndNoService = 3;
+constexpr std::uint16_t kVerboseInternal = 2, kVerbose3gpp = 6;
+constexpr std::int16_t kInternalNoService = 1, kSmRegularDeactivation = 36, kSmIpv4OnlyAllowed = 50;
+constexpr std::int16_t kSmUnknownApn = 27;
+
+// IPv4 text to the host-order integer QMI carries ("10.64.5.6" -> 0x0a400506, sent LE).
+std::uint32_t ipv4(const std::string& text) {
+  in_addr a{};
+  if (inet_pton(AF_INET, text.c_str(), &a) != 1) return 0;
+  return ntohl(a.s_addr);
+}
+
+// PDP type as WDS numbers it: 0 IPv4, 1 PPP, 2 IPv6, 3 IPv4v6.
+std::uint8_t pdp_type_number(const std::string& t) {
+  return t == "PPP" ? 1 : t == "IPV6" ? 2 : t == "IPV4V6" ? 3 : 0;
+}
+std::string pdp_type_name(std::uint64_t n) { return n == 1 ? "PPP" : n == 2 ? "IPV6" : n == 3 ? "IPV4V6" : "IP"; }
+
+const PdpContextState* active_context(const Modem& m) {
+  for (const auto& [cid, ctx] : m.state().contexts) {
+    if (ctx.active) return &ctx;
+  }
+  return nullptr;
+}
+
+void call_failed(qmi::Reply& reply, std::uint16_t reason, std::uint16_t verbose_type, std::int16_t verbose_reason) {
+  reply.fail(QmiError::kCallFailed).set(0x10, {reason}).set(0x11, {verbose_type, verbose_reason});
+}
+
+// The profile TLVs of a context (Get Profile Settings, Get Default Settings).
+void set_profile(qmi::Reply& r, const PdpContextState& ctx) {
+  r.set(0x10, {""}).set(0x11, {pdp_type_number(ctx.pdp_type)}).set(0x14, {ctx.apn}).set(0x1d, {0});
+}
+
+}  // namespace
+
+void register_wds_handlers(QmiHandlerTable& t) {
+  // Start Network: 0x14 APN, 0x19 IP family, 0x31 profile index -> 0x01 packet data handle, or
+  // CALL_FAILED with 0x10 call end reason and 0x11 verbose reason.
+  t.add(kWds, 0x0020, [](QmiCall& c) {
+    QmiClient* client = c.function.client(kWds, c.request.message().client_id);
+    auto cid = static_cast<std::uint32_t>(c.request.number(0x31).value_or(1));
+    auto family = c.request.number(0x19).value_or(client->setting("ip_family", 4));
+    const auto& contexts = c.modem.state().contexts;
+    auto it = contexts.find(cid);
+    if (it == contexts.end()) {
+      c.reply.fail(QmiError::kInvalidProfile);
+      return;
+    }
+    if (it->second.active) {
+      c.reply.fail(QmiError::kNoEffect);  // the call is up already (uqmi treats this as success)
+      return;
+    }
+    if (family == 6 && c.modem.profile().data().ipv6_address().empty()) {
+      call_failed(c.reply, kEndUnspecified, kVerbose3gpp, kSmIpv4OnlyAllowed);
+      return;
+    }
+    if (auto apn = c.request.text(0x14); apn && !apn->empty() && !it->second.apn.empty() && *apn != it->second.apn) {
+      call_failed(c.reply, kEndUnspecified, kVerbose3gpp, kSmUnknownApn);
+      return;
+    }
+    if (c.request.number(0x33)) c.function.settings["wds.autoconnect"] = *c.request.number(0x33);
+    ActionResult r = c.modem.set_context_active(cid, true);
+    if (r != ActionResult::kOk) {
+      call_failed(c.reply, kEndNoService, kVerboseInternal, kInternalNoService);
+      return;
+    }
+    std::uint32_t handle = c.function.next_packet_handle++;
+    c.function.packet_handles[handle] = cid;
+    c.reply.set(0x01, {handle});
+  });
+  // Stop Network: 0x01 handle (0xffffffff: every call), 0x10 disable autoconnect.
+  t.add(kWds, 0x0021, [](QmiCall& c) {
+    auto handle = static_cast<std::uint32_t>(*c.request.number(0x01));
+    if (c.request.number(0x10).value_or(0) != 0) c.function.settings["wds.autoconnect"] = 0;
+    if (handle == kAllHandles) {
+      // Deactivating reports the change (and its indication forgets the handles): work on a copy.
+      auto calls = std::exchange(c.function.packet_handles, {});
+      for (auto& [h, cid] : calls) c.modem.set_context_active(cid, false);
+      return;
+    }
+    auto it = c.function.packet_handles.find(handle);
+    if (it == c.function.packet_handles.end()) {
+      c.reply.fail(QmiError::kInvalidHandle);
+      return;
+    }
+    std::uint32_t cid = it->second;
+    c.function.packet_handles.erase(it);
+    c.modem.set_context_active(cid, false);
+  });
+  t.add(kWds, 0x0022, [](QmiCall& c) {
+    c.reply.set(0x01, {active_context(c.modem) != nullptr ? kConnected : kDisconnected});
+  });
+  // Get Channel Rates -> {current tx, rx, max tx, max rx} in bits per second
+  t.add(kWds, 0x0023, [](QmiCall& c) {
+    const auto& q = c.modem.profile().qmi();
+    c.reply.set(0x01, {0, 0, q.max_tx_bps(), q.max_rx_bps()});
+  });
+  // Get Packet Statistics: counters of the data path (none flows yet: all zero).
+  t.add(kWds, 0x0024, [](QmiCall& c) {
+    auto mask = *c.request.number(0x01);
+    for (std::uint8_t bit = 0; bit < 6; ++bit) {
+      if (mask & (1u << bit)) c.reply.set(static_cast<std::uint8_t>(0x10 + bit), {0});
+    }
+    if (mask & (1u << 6)) c.reply.set(0x19, {0});
+    if (mask & (1u << 7)) c.reply.set(0x1a, {0});
+    if (mask & (1u << 8)) c.reply.set(0x1d, {0});
+    if (mask & (1u << 9)) c.reply.set(0x1e, {0});
+  });
+  // Create Profile: 0x01 profile type (0 = 3GPP) + settings -> 0x01 {type, index}
+  t.add(kWds, 0x0027, [](QmiCall& c) {
+    if (*c.request.number(0x01) != 0) {
+      c.reply.fail(QmiError::kInvalidProfile);
+      return;
+    }
+    std::uint32_t index = 1;
+    while (index <= 15 && c.modem.state().contexts.count(index) != 0) ++index;
+    if (index > 15) {
+      c.reply.fail(QmiError::kInvalidProfile);
+      return;
+    }
+    ActionResult r = c.modem.define_context(index, pdp_type_name(c.request.number(0x11).value_or(0)),
+                                            c.request.text(0x14).value_or(""));
+    if (r != ActionResult::kOk) {
+      c.reply.fail(to_qmi_error(r));
+      return;
+    }
+    c.reply.set(0x01, {0, index});
+  });
+  // Modify Profile: 0x01 {type, index} + settings to change.
+  t.add(kWds, 0x0028, [](QmiCall& c) {
+    const auto& id = *c.request.get(0x01);
+    auto index = static_cast<std::uint32_t>(id[1].number);
+    auto it = c.modem.state().contexts.find(index);
+    if (id[0].number != 0 || it == c.modem.state().contexts.end()) {
+      c.reply.fail(QmiError::kInvalidProfile);
+      return;
+    }
+    std::string type = c.request.number(0x11) ? pdp_type_name(*c.request.number(0x11)) : it->second.pdp_type;
+    std::string apn = c.request.text(0x14).value_or(it->second.apn);
+    c.reply.fail(to_qmi_error(c.modem.define_context(index, type, apn)));
+  });
+  // Get Profile List: 0x10 type -> 0x01 [{type, index, name}]
+  t.add(kWds, 0x002a, [](QmiCall& c) {
+    std::vector<qmi::Record> list;
+    if (c.request.number(0x10).value_or(0) == 0) {
+      for (const auto& [cid, ctx] : c.modem.state().contexts) list.push_back({0, cid, ""});
+    }
+    c.reply.set(0x01, {list});
+  });
+  t.add(kWds, 0x002b, [](QmiCall& c) {
+    const auto& id = *c.request.get(0x01);
+    auto it = c.modem.state().contexts.find(static_cast<std::uint32_t>(id[1].number));
+    if (id[0].number != 0 || it == c.modem.state().contexts.end()) {
+      c.reply.fail(QmiError::kInvalidProfile);
+      return;
+    }
+    set_profile(c.reply, it->second);
+  });
+  t.add(kWds, 0x002c, [](QmiCall& c) {
+    auto it = c.modem.state().contexts.find(1);
+    if (*c.request.number(0x01) != 0 || it == c.modem.state().contexts.end()) {
+      c.reply.fail(QmiError::kInvalidProfile);
+      return;
+    }
+    set_profile(c.reply, it->second);
+  });
+  // Get Current Settings: 0x10 requested mask -> what the session was given. OUT_OF_CALL when
+  // no session is up. The modem hands out a /30 around the session address.
+  t.add(kWds, 0x002d, [](QmiCall& c) {
+    const PdpContextState* ctx = active_context(c.modem);
+    if (ctx == nullptr) {
+      c.reply.fail(QmiError::kOutOfCall);
+      return;
+    }
+    auto mask = *c.request.number(0x10);
+    std::uint32_t address = ipv4(ctx->address);
+    std::uint32_t network = address & 0xfffffffc;
+    std::uint32_t gateway = (address == network + 1) ? network + 2 : network + 1;
+    if (mask & (1u << 1)) c.reply.set(0x10, {""});
+    if (mask & (1u << 2)) c.reply.set(0x11, {pdp_type_number(ctx->pdp_type)});
+    if (mask & (1u << 3)) c.reply.set(0x14, {ctx->apn});
+    if (mask & (1u << 4)) c.reply.set(0x15, {ipv4(c.modem.profile().data().ipv4_dns())});
+    if (mask & (1u << 0)) c.reply.set(0x1f, {0, ctx->cid});
+    if (mask & (1u << 8)) c.reply.set(0x1e, {address});
+    if (mask & (1u << 9)) c.reply.set(0x20, {gateway}).set(0x21, {0xfffffffcu});
+    if (mask & (1u << 13)) c.reply.set(0x29, {1500});
+    if (mask & (1u << 15)) c.reply.set(0x2b, {4});
+  });
+  // Get Autoconnect Settings -> 0x01 status (0 disabled, 1 enabled), 0x10 roaming (0 allowed)
+  t.add(kWds, 0x0034, [](QmiCall& c) {
+    c.reply.set(0x01, {c.function.setting("wds.autoconnect", 0)}).set(0x10, {c.function.setting("wds.autoconnect_roaming", 0)});
+  });
+  // Get Data Bearer Technology -> 0x01 current (0x0a = LTE); OUT_OF_CALL with no session
+  t.add(kWds, 0x0037, [](QmiCall& c) {
+    if (active_context(c.modem) == nullptr) {
+      c.reply.fail(QmiError::kOutOfCall).set(0x10, {0x0a});
+      return;
+    }
+    c.reply.set(0x01, {0x0a});
+  });
+  // Set IP Family: 0x01 preference (4, 6, 8 = unspecified), kept on the client id.
+  t.add(kWds, 0x004d, [](QmiCall& c) {
+    auto family = *c.request.number(0x01);
+    if (family != 4 && family != 6 && family != 8) {
+      c.reply.fail(QmiError::kInvalidIpFamilyPreference);
+      return;
+    }
+    c.function.client(kWds, c.request.message().client_id)->settings["ip_family"] = family;
+  });
+  t.add(kWds, 0x0051, [](QmiCall& c) {
+    auto status = *c.request.number(0x01);
+    if (status > 2) {
+      c.reply.fail(QmiError::kInvalidArgument);
+      return;
+    }
+    c.function.settings["wds.autoconnect"] = status;
+    if (auto roaming = c.request.number(0x10)) c.function.settings["wds.autoconnect_roaming"] = *roaming;
+  });
+  // Bind Mux Data Port: 0x10 endpoint, 0x11 mux id; kept for the data path (QMAP).
+  t.add(kWds, 0x00a2, [](QmiCall& c) {
+    if (auto mux = c.request.number(0x11)) {
+      c.function.client(kWds, c.request.message().client_id)->settings["mux_id"] = *mux;
+    }
+  });
+}
+
+void wds_model_changed(QmiFunction& f, ModelChange change) {
+  if (change != ModelChange::kData) return;
+  bool up = active_context(f.modem()) != nullptr;
+  std::uint64_t last = f.setting("wds.last_status", kDisconnected);
+  std::uint8_t now = up ? kConnected : kDisconnected;
+  if (last == now) return;
+  f.settings["wds.last_status"] = now;
+  if (!up) f.packet_handles.clear();
+  const qmi::MessageDef* def = qmi::find_message(kWds, 0x0022);
+  std::map<std::uint8_t, qmi::Record> tlvs{{0x01, {now, 0}}, {0x12, {4}}};
+  if (!up) {
+    tlvs[0x10] = {kEndClientEnd};
+    tlvs[0x11] = {kVerbose3gpp, kSmRegularDeactivation};
+  }
+  for (QmiClient* c : f.clients(kWds)) f.indicate(qmi::build_indication(*def, c->id, tlvs));
+}
+
+}  // namespace modemu::emulator
