@@ -1,5 +1,7 @@
 #include "emulator/qmi/qmi_function.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "emulator/modem.hpp"
@@ -123,7 +125,9 @@ void QmiFunction::handle(QmiSession& session, const qmi::Message& request) {
       reply.fail(*error);
     } else {
       QmiCall call{modem_, *this, session, parsed, reply};
+      handling_ = true;
       (*handler)(call);
+      handling_ = false;
     }
     response = reply.build();
   }
@@ -131,6 +135,7 @@ void QmiFunction::handle(QmiSession& session, const qmi::Message& request) {
                {{"direction", "out"}, {"service", qmi::service_name(response.service)},
                 {"message", fmt::format("0x{:04x}", response.message_id)}});
   session.send(response);
+  for (auto& indication : std::exchange(deferred_, {})) indicate(indication);
 }
 
 std::optional<std::uint8_t> QmiFunction::allocate_client(std::uint8_t service, QmiSession& owner) {
@@ -161,6 +166,10 @@ std::vector<QmiClient*> QmiFunction::clients(std::uint8_t service) {
 
 void QmiFunction::indicate(const qmi::Message& indication) {
   if (silent) return;
+  if (handling_) {
+    deferred_.push_back(indication);
+    return;
+  }
   auto deliver = [&](QmiSession* session, const qmi::Message& m) {
     modem_.event("qmi", fmt::format("{} -> {}", session->name(), qmi::describe(m)),
                  {{"direction", "out"}, {"service", qmi::service_name(m.service)},

@@ -141,6 +141,10 @@ class QmiFunction {
   std::string name_;
   std::map<std::pair<std::uint8_t, std::uint8_t>, QmiClient> clients_;
   std::set<QmiSession*> sessions_;
+  // Indications raised while a request is handled go out after its response, as a module
+  // answers first and reports the change after.
+  bool handling_ = false;
+  std::vector<protocols::qmi::Message> deferred_;
 };
 
 // The QMI function on the modem's port list: its own session is the cdc-wdm device.

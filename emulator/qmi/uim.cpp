@@ -1,4 +1,7 @@
 // UIM, the SIM card (service 0x0b): card and application status, SIM power, slot status.
+#include <functional>
+#include <string_view>
+
 #include "emulator/modem.hpp"
 #include "emulator/qmi/qmi_function.hpp"
 #include "emulator/qmi/services.hpp"
@@ -65,6 +68,12 @@ std::vector<qmi::Record> iccid_bcd(const std::string& iccid) {
   return out;
 }
 
+// What the card status was when last reported, to report changes only.
+std::uint64_t card_status_digest(const Modem& m) {
+  auto bytes = qmi::encode_tlv(qmi::find_message(kUim, 0x0032)->indication[0], card_status(m));
+  return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
 }  // namespace
 
 void register_uim_handlers(QmiHandlerTable& t) {
@@ -72,6 +81,7 @@ void register_uim_handlers(QmiHandlerTable& t) {
   t.add(kUim, 0x002e, [](QmiCall& c) {
     auto mask = *c.request.number(0x01);
     c.function.client(kUim, c.request.message().client_id)->settings["uim.events"] = mask;
+    c.function.settings["uim.card_status_digest"] = card_status_digest(c.modem);
     c.reply.set(0x10, {mask & 0x1});
   });
   t.add(kUim, 0x002f, [](QmiCall& c) { c.reply.set(0x10, card_status(c.modem)); });
@@ -103,6 +113,10 @@ void uim_model_changed(QmiFunction& f, ModelChange change) {
   if (change != ModelChange::kSim && change != ModelChange::kFunctionality) return;
   const qmi::MessageDef* def = qmi::find_message(kUim, 0x0032);
   qmi::Record status = card_status(f.modem());
+  // Only a change of the card status is reported (CFUN=4, for one, leaves the card alone).
+  std::uint64_t digest = card_status_digest(f.modem());
+  if (f.setting("uim.card_status_digest", 0) == digest) return;
+  f.settings["uim.card_status_digest"] = digest;
   for (QmiClient* c : f.clients(kUim)) {
     if ((c->setting("uim.events", 0) & 0x1) == 0) continue;
     f.indicate(qmi::build_indication(*def, c->id, {{0x10, status}}));

@@ -262,7 +262,10 @@ std::string format_record(const TlvDef& def, const Record& record, bool show_per
 std::string describe(const Message& m, bool show_personal) {
   const MessageDef* def = find_message(m.service, m.message_id);
   std::string kind = m.type == MessageType::kRequest ? "request" : m.type == MessageType::kResponse ? "response" : "indication";
-  std::string out = def != nullptr ? fmt::format("{} {} {}", service_name(m.service), def->name, kind)
+  // An indication shares its id with a "Get ..." message: "NAS Serving System indication".
+  std::string name = def != nullptr ? def->name : std::string();
+  if (m.type == MessageType::kIndication && name.rfind("Get ", 0) == 0) name = name.substr(4);
+  std::string out = def != nullptr ? fmt::format("{} {} {}", service_name(m.service), name, kind)
                                    : fmt::format("{} message 0x{:04x} {}", service_name(m.service), m.message_id, kind);
   out += fmt::format(" client={} txn={}:", m.client_id, m.transaction);
   for (const auto& tlv : m.tlvs) {

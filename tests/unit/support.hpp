@@ -53,10 +53,12 @@ struct AtClient {
   std::string node;
   std::string out;
   emulator::Port* attached = nullptr;
+  std::uint32_t attached_boot = 0;  // a re-created port may reuse the old one's address
 
   AtClient(emulator::Modem& m, std::string node_name) : modem(m), node(std::move(node_name)) { attach(); }
 
   bool attach() {
+    attached_boot = modem.state().boot_count;
     attached = modem.port_by_node(node);
     if (attached == nullptr) return false;
     attached->set_sink([this](std::string_view b) { out.append(b); });
@@ -64,9 +66,11 @@ struct AtClient {
     return true;
   }
 
+  bool current() const { return attached != nullptr && attached_boot == modem.state().boot_count; }
+
   // Sends one command line and returns everything the port wrote in answer.
   std::string cmd(const std::string& line) {
-    if (modem.port_by_node(node) != attached && !attach()) return "<no port>";
+    if (!current() && !attach()) return "<no port>";
     out.clear();
     attached->from_host(line + "\r");
     return out;
