@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 MODEMU = os.environ.get("MODEMU", "modemu")
@@ -36,52 +37,66 @@ def csq_of(profile):
 class Modemu:
     """One `modemu run` process with its own state and dev directories."""
 
-    def __init__(self, *extra, profile="quectel-eg12", time_scale="0.05", workdir=None, env=None):
+    def __init__(self, *extra, profile="quectel-eg12", time_scale="0.05", workdir=None, env=None, netns=False):
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="modemu-it-")
         self.dev = os.path.join(self.dir, "dev")
         self.state = os.path.join(self.dir, "state")
         args = [MODEMU, "run", "--json", "--profile", profile, "--state-dir", self.state, "--dev-dir", self.dev,
                 "--time-scale", time_scale, *extra]
+        # netns: a private network namespace (its own abstract sockets, so its qmi-proxy is private)
+        self.netns = netns
+        if netns:
+            args = ["unshare", "-n", *args]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.events = []
-        self._buf = b""
         self._seen = 0
+        # A reader thread drains stdout all the time: a pipe nobody reads fills up and then
+        # blocks the emulator's event log, and with it the emulator.
+        self._cond = threading.Condition()
+        self._eof = False
+        self._reader = threading.Thread(target=self._read_events, daemon=True)
+        self._reader.start()
+
+    def run_in_netns(self, args, timeout=30):
+        """Runs a client where it sees the modem's sockets (in its namespace when it has one)."""
+        if self.netns:
+            args = ["nsenter", "-t", str(self.proc.pid), "-n", *args]
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
 
     def port(self, node):
         return os.path.join(self.dev, node)
 
-    def _read_some(self, deadline):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
-        if not ready:
-            return False
-        chunk = os.read(self.proc.stdout.fileno(), 65536)
-        if not chunk:
-            return False
-        self._buf += chunk
-        while b"\n" in self._buf:
-            line, self._buf = self._buf.split(b"\n", 1)
-            self.events.append(json.loads(line))
-        return True
+    def _read_events(self):
+        for line in self.proc.stdout:
+            if line.strip():
+                event = json.loads(line)
+                with self._cond:
+                    self.events.append(event)
+                    self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
 
     def wait_event(self, predicate, timeout=15.0, what="event"):
         """Returns the first event not returned before that matches."""
         deadline = time.monotonic() + timeout
         while True:
-            while self._seen < len(self.events):
-                e = self.events[self._seen]
-                self._seen += 1
-                if predicate(e):
-                    return e
-            if not self._read_some(deadline):
+            with self._cond:
+                while self._seen < len(self.events):
+                    e = self.events[self._seen]
+                    self._seen += 1
+                    if predicate(e):
+                        return e
+                remaining = deadline - time.monotonic()
+                if remaining > 0 and not self._eof:
+                    self._cond.wait(remaining)
+                    continue
                 tail = "\n".join(json.dumps(e) for e in self.events[-15:])
-                err = ""
-                if self.proc.poll() is not None:
-                    err = self.proc.stderr.read().decode(errors="replace")
-                raise AssertionError(f"timed out waiting for {what}; last events:\n{tail}\n{err}")
+            err = ""
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace")
+            raise AssertionError(f"timed out waiting for {what}; last events:\n{tail}\n{err}")
 
     def wait_kind(self, kind, contains="", timeout=15.0):
         return self.wait_event(lambda e: e["kind"] == kind and contains in e["message"], timeout,
@@ -104,11 +119,7 @@ class Modemu:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError("modemu did not stop on a signal")
-        # drain what is left of the event stream
-        rest = self.proc.stdout.read()
-        for line in rest.splitlines():
-            if line.strip():
-                self.events.append(json.loads(line))
+        self._reader.join(timeout)  # the rest of the event stream
         return rc
 
     def close(self):

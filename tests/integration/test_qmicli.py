@@ -1,0 +1,199 @@
+"""qmicli (libqmi-utils, Debian) against the modem's QMI function, over the raw pty
+(--device-open-qmi) and over the qmi-proxy socket (-p), every answer checked against the profile."""
+import os
+import re
+import subprocess
+import unittest
+
+from harness import Modemu, profile_value
+
+PROFILE = "quectel-eg12"
+
+
+def pv(pattern):
+    return profile_value(PROFILE, pattern)
+
+
+class QmicliBase:
+    """Runs the suite; subclasses say how qmicli reaches the device."""
+
+    proxy = False
+
+    @classmethod
+    def setUpClass(cls):
+        extra = ("--qmi-proxy",) if cls.proxy else ()
+        cls.m = Modemu(*extra, profile=PROFILE, netns=cls.proxy)
+        cls.m.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.close()
+
+    def qmicli(self, *args, ok=True):
+        cmd = ["qmicli", "-d", self.m.port("cdc-wdm0"), "--device-open-qmi"]
+        if self.proxy:
+            cmd.insert(1, "-p")
+        r = self.m.run_in_netns([*cmd, *args], timeout=30)
+        out = r.stdout + r.stderr
+        if ok:
+            self.assertEqual(r.returncode, 0, out)
+        else:
+            self.assertNotEqual(r.returncode, 0, out)
+        return out
+
+    def test_identity_and_device(self):
+        out = self.qmicli("--get-service-version-info")
+        for line in ("ctl (1.5)", "wds (1.67)", "dms (1.14)", "nas (1.25)", "uim (1.2)", "wda (1.16)"):
+            self.assertIn(line, out)
+        self.assertIn("Manufacturer: '%s'" % pv(r'manufacturer:\s*"([^"]+)"'), self.qmicli("--dms-get-manufacturer"))
+        self.assertIn("Model: '%s'" % pv(r'model:\s*"([^"]+)"'), self.qmicli("--dms-get-model"))
+        revision = pv(r'default_version:\s*"([^"]+)"')
+        self.assertIn("Revision: '%s'" % revision, self.qmicli("--dms-get-revision"))
+        self.assertIn("Software version: %s" % revision, self.qmicli("--dms-get-software-version"))
+        self.assertIn("IMEI: '%s'" % pv(r'imei:\s*"(\d+)"'), self.qmicli("--dms-get-ids"))
+        out = self.qmicli("--dms-get-capabilities")
+        self.assertIn("Networks: 'gsm, umts, lte'", out)
+        self.assertIn("Max RX channel rate: '%s'" % pv(r"max_rx_bps:\s*(\d+)"), out)
+        self.assertIn("Revision: '%s'" % pv(r'hardware_revision:\s*"([^"]+)"'), self.qmicli("--dms-get-hardware-revision"))
+        self.assertIn("LTE bands: '%s'" % pv(r"band:\s*(\d+)"), self.qmicli("--dms-get-band-capabilities"))
+        self.assertIn("MSISDN: '%s'" % pv(r'msisdn:\s*"([^"]+)"'), self.qmicli("--dms-get-msisdn"))
+        self.assertIn("Power state", self.qmicli("--dms-get-power-state"))
+
+    def test_sim(self):
+        out = self.qmicli("--dms-uim-get-pin-status")
+        self.assertRegex(out, r"PIN1:\s*\n\s*Status: disabled")
+        self.assertIn("ICCID: '%s'" % pv(r'iccid:\s*"(\d+)"'), self.qmicli("--dms-uim-get-iccid"))
+        self.assertIn("IMSI: '%s'" % pv(r'imsi:\s*"(\d+)"'), self.qmicli("--dms-uim-get-imsi"))
+        out = self.qmicli("--uim-get-card-status")
+        self.assertIn("Card state: 'present'", out)
+        self.assertIn("Application state: 'ready'", out)
+        self.assertIn("ICCID: %s" % pv(r'iccid:\s*"(\d+)"'), self.qmicli("--uim-get-slot-status"))
+
+    def test_network(self):
+        out = self.qmicli("--nas-get-serving-system")
+        self.assertIn("Registration state: 'registered'", out)
+        self.assertIn("MCC: '%s'" % pv(r'mcc:\s*"(\d+)"'), out)
+        self.assertIn("Description: '%s'" % pv(r'operator_long:\s*"([^"]+)"'), out)
+        self.assertIn("LTE tracking area code: '%d'" % int(pv(r"tac:\s*(0x[0-9A-Fa-f]+)"), 16), out)
+        out = self.qmicli("--nas-get-signal-strength")
+        self.assertIn("Network 'lte': '%s dBm'" % pv(r"rssi_dbm:\s*(-?\d+)"), out)
+        self.assertIn("Network 'lte': '%s dBm'" % pv(r"rsrp_dbm:\s*(-?\d+)"), out)
+        out = self.qmicli("--nas-get-signal-info")
+        self.assertIn("SNR: '%s dB'" % pv(r"sinr_db:\s*(-?[\d.]+)"), out)
+        self.assertIn("RSRQ: '%d dB'" % round(float(pv(r"rsrq_db:\s*(-?[\d.]+)"))), out)
+        out = self.qmicli("--nas-get-system-info")
+        self.assertIn("Status: 'available'", out)
+        self.assertIn("Cell ID: '%d'" % int(pv(r"cell_id:\s*(0x[0-9A-Fa-f]+)"), 16), out)
+        self.assertIn("Description: '%s'" % pv(r'spn:\s*"([^"]+)"'), self.qmicli("--nas-get-home-network"))
+
+    def test_data_format_and_profiles(self):
+        self.assertIn("Link layer protocol: '802-3'", self.qmicli("--wda-get-data-format"))
+        self.assertIn("Link layer protocol: 'raw-ip'", self.qmicli("--wda-set-data-format=link-layer-protocol=raw-ip"))
+        self.assertIn("Link layer protocol: 'raw-ip'", self.qmicli("--wda-get-data-format"))
+        self.qmicli("--wda-set-data-format=802-3")
+        self.assertIn("APN: '%s'" % pv(r'apn:\s*"([^"]+)"'), self.qmicli("--wds-get-profile-list=3gpp"))
+        self.assertIn("APN: '%s'" % pv(r'apn:\s*"([^"]+)"'), self.qmicli("--wds-get-default-settings=3gpp"))
+        self.qmicli("--wds-set-autoconnect-settings=disabled")
+        self.assertIn("Status: 'disabled'", self.qmicli("--wds-get-autoconnect-settings"))
+
+    def test_data_session(self):
+        out = self.qmicli("--wds-start-network=apn=internet,ip-type=4", "--client-no-release-cid")
+        handle = re.search(r"Packet data handle: '(\d+)'", out).group(1)
+        cid = re.search(r"CID: '(\d+)'", out).group(1)
+        try:
+            self.assertIn("Connection status: 'connected'", self.qmicli("--wds-get-packet-service-status"))
+            out = self.qmicli("--wds-get-current-settings")
+            self.assertIn("IPv4 address: %s" % pv(r'ipv4_address:\s*"([^"]+)"'), out)
+            self.assertIn("IPv4 primary DNS: %s" % pv(r'ipv4_dns:\s*"([^"]+)"'), out)
+            self.assertIn("Max TX rate", self.qmicli("--wds-get-channel-rates"))
+            self.assertIn("TX packets OK", self.qmicli("--wds-get-packet-statistics"))
+            self.assertIn("lte", self.qmicli("--wds-get-data-bearer-technology"))
+            # a second start on the same session has no effect, as on a real module
+            self.assertIn("NoEffect", self.qmicli("--wds-start-network=apn=internet", ok=False))
+        finally:
+            self.qmicli("--wds-stop-network=%s" % handle, "--client-cid=%s" % cid)
+        self.assertIn("Connection status: 'disconnected'", self.qmicli("--wds-get-packet-service-status"))
+        self.assertIn("OutOfCall", self.qmicli("--wds-get-current-settings", ok=False))
+
+    def test_bad_arguments_and_errors(self):
+        self.assertIn("InvalidHandle", self.qmicli("--wds-stop-network=12345", ok=False))
+        self.qmicli("--dms-set-operating-mode=not-a-mode", ok=False)
+        self.qmicli("--wds-set-ip-family=5", ok=False)
+        self.assertIn("InvalidClientId", self.qmicli("--dms-get-ids", "--client-cid=200", ok=False))
+
+    def test_sync(self):
+        self.assertIn("Manufacturer", self.qmicli("--device-open-sync", "--dms-get-manufacturer"))
+
+
+class QmicliOverPty(QmicliBase, unittest.TestCase):
+    proxy = False
+
+    def test_operating_modes_and_reset(self):
+        self.qmicli("--dms-set-operating-mode=low-power")
+        self.assertIn("DeviceNotReady", self.qmicli("--nas-get-signal-strength", ok=False))
+        self.qmicli("--dms-set-operating-mode=online")
+        self.m.wait_event(lambda e: e["kind"] == "radio.registration" and e["fields"]["to"] == "home",
+                          what="registration after online")
+        self.qmicli("--dms-set-operating-mode=offline")
+        self.assertIn("Mode: 'offline'", self.qmicli("--dms-get-operating-mode"))
+        self.assertIn("InvalidTransition", self.qmicli("--dms-set-operating-mode=online", ok=False))
+        self.qmicli("--dms-set-operating-mode=reset")
+        # reset: cdc-wdm0 vanishes with the other ports, and comes back
+        self.m.wait_kind("ports", "ports gone")
+        self.m.wait_ports_up()
+        self.assertTrue(os.path.islink(self.m.port("cdc-wdm0")))
+        self.m.wait_ready()
+        self.assertIn("Mode: 'online'", self.qmicli("--dms-get-operating-mode"))
+
+    def test_sim_power_cycle(self):
+        self.qmicli("--uim-sim-power-off=1")
+        self.assertIn("Card state: 'error: power-down", self.qmicli("--uim-get-card-status"))
+        self.assertIn("UimUninitialized", self.qmicli("--dms-uim-get-pin-status", ok=False))
+        self.qmicli("--uim-sim-power-on=1")
+        self.assertIn("Application state: 'ready'", self.qmicli("--uim-get-card-status"))
+        self.m.wait_event(lambda e: e["kind"] == "radio.registration" and e["fields"]["to"] == "home",
+                          what="registration after SIM power on")
+
+
+@unittest.skipUnless(os.geteuid() == 0, "the proxy runs in a private network namespace (unshare -n), which needs root")
+class QmicliOverProxy(QmicliBase, unittest.TestCase):
+    proxy = True
+
+
+class OpenWrtQmiSh(unittest.TestCase):
+    """OpenWrt's qmi.sh order (qmi.md), one qmicli process a step, reaches "connected"."""
+
+    def test_sequence(self):
+        with Modemu(profile=PROFILE) as m:
+            m.wait_kind("ready")
+
+            def q(*args, ok=True):
+                r = subprocess.run(["qmicli", "-d", m.port("cdc-wdm0"), "--device-open-qmi", *args],
+                                   capture_output=True, text=True, timeout=30)
+                if ok:
+                    self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                return r.stdout + r.stderr
+
+            self.assertIn("PIN1", q("--dms-uim-get-pin-status"))
+            self.assertIn("Application state: 'ready'", q("--uim-get-card-status"))
+            q("--wds-stop-network=disable-autoconnect")
+            q("--dms-set-operating-mode=online")
+            q("--wda-set-data-format=802-3")
+            self.assertIn("802-3", q("--wda-get-data-format"))
+            q("--device-open-sync", "--get-service-version-info")
+            # poll the serving system until registered, waiting on the modem's own event
+            m.wait_event(lambda e: e["kind"] == "radio.registration" and e["fields"]["to"] == "home",
+                         what="registration")
+            self.assertIn("Registration state: 'registered'", q("--nas-get-serving-system"))
+            q("--wds-modify-profile=3gpp,1,apn=internet,pdp-type=IP")
+            out = q("--wds-set-ip-family=4", "--client-no-release-cid")
+            cid = re.search(r"CID: '(\d+)'", out).group(1)
+            out = q("--wds-start-network=apn=internet", "--client-cid=" + cid, "--client-no-release-cid")
+            self.assertRegex(out, r"Packet data handle: '\d+'")
+            self.assertIn("'connected'", q("--wds-get-packet-service-status"))
+            self.assertIn("IPv4 address: %s" % pv(r'ipv4_address:\s*"([^"]+)"'),
+                          q("--wds-get-current-settings", "--client-cid=" + cid, "--client-no-release-cid"))
+
+
+if __name__ == "__main__":
+    unittest.main()
