@@ -1,5 +1,6 @@
 // DMS, device management (service 2): identity, PIN status, operating mode, firmware.
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -36,6 +37,7 @@ std::string unique_id(std::string text) {
 // firmware catalogue entry.
 struct SierraImages {
   std::string modem_build, pri_unique, pri_build;
+  std::uint32_t pri_version = 0;  // "002.079" -> major 2 << 16 | minor 79
 };
 
 SierraImages sierra_images(const Modem& m) {
@@ -43,7 +45,13 @@ SierraImages sierra_images(const Modem& m) {
   std::string config = fw.carrier_config();                 // "GENERIC_002.079_000"
   auto us = config.find('_');
   std::string pri_unique = us == std::string::npos ? config : config.substr(us + 1);
-  return {fw.modem_version() + "_?", pri_unique, fw.modem_version() + "_" + fw.carrier()};
+  std::uint32_t major = 0, minor = 0;
+  auto dot = pri_unique.find('.');
+  if (dot != std::string::npos) {
+    std::from_chars(pri_unique.data(), pri_unique.data() + dot, major);
+    std::from_chars(pri_unique.data() + dot + 1, pri_unique.data() + pri_unique.size(), minor);
+  }
+  return {fw.modem_version() + "_?", pri_unique, fw.modem_version() + "_" + fw.carrier(), (major << 16) | minor};
 }
 
 }  // namespace
@@ -196,7 +204,7 @@ void register_dms_sierra_handlers(QmiHandlerTable& t) {
     } else if (want[0].number == 1 && build == img.pri_build) {
       std::string info = c.modem.firmware().carrier_config();
       info.resize(32, '\0');
-      c.reply.set(0x11, {0x00020079u, info});
+      c.reply.set(0x11, {img.pri_version, info});
     } else {
       c.reply.fail(QmiError::kInvalidArgument);
     }

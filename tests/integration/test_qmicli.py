@@ -160,6 +160,34 @@ class QmicliOverProxy(QmicliBase, unittest.TestCase):
     proxy = True
 
 
+class SierraFirmware(unittest.TestCase):
+    """The Sierra profile: two QMI functions, and the firmware messages qmi-firmware-update reads."""
+
+    def test_images_and_compositions(self):
+        p = "sierra-mc7455"
+        fw = profile_value(p, r'default_version:\s*"([^"]+)"')
+        block = profile_value(p, r'(versions \{\s*version:\s*"' + fw + r'"[^}]*)')
+        modem_version = re.search(r'modem_version:\s*"([^"]+)"', block).group(1)
+        carrier = re.search(r'carrier:\s*"([^"]+)"', block).group(1)
+        config = re.search(r'carrier_config:\s*"([^"]+)"', block).group(1)
+        with Modemu(profile=p) as m:
+            m.wait_ports_up()
+            for node in ("cdc-wdm0", "cdc-wdm1"):
+                r = subprocess.run(["qmicli", "-d", m.port(node), "--device-open-qmi", "--dms-list-stored-images"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("Build ID:      '%s_?'" % modem_version, r.stdout)
+                self.assertIn("Build ID:      '%s_%s'" % (modem_version, carrier), r.stdout)
+                self.assertIn("PRI info:      '%s'" % config, r.stdout)
+            r = subprocess.run(["qmicli", "-d", m.port("cdc-wdm0"), "--device-open-qmi", "--dms-swi-get-current-firmware"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertIn("AMSS version: %s" % fw, r.stdout)
+            self.assertIn("Config version: %s" % config, r.stdout)
+            r = subprocess.run(["qmicli", "-d", m.port("cdc-wdm1"), "--device-open-qmi", "--dms-get-firmware-preference"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertIn("Unique ID:  '%s'" % config.split("_", 1)[1], r.stdout)
+
+
 class OpenWrtQmiSh(unittest.TestCase):
     """OpenWrt's qmi.sh order (qmi.md), one qmicli process a step, reaches "connected"."""
 
