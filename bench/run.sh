@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --preset release >/dev/null
-cmake --build --preset release --target bench_at_roundtrip
+cmake --build --preset release --target bench_at_roundtrip bench_qmi_requests
 ./build/release/bench/bench_at_roundtrip "$@"
+./build/release/bench/bench_qmi_requests "$@"

@@ -51,7 +51,8 @@ echo "fuzz: $passed passed, $failed failed"
 
 step "benchmarks (short)"
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$jobs" --target bench_at_roundtrip
+cmake --build --preset release -j "$jobs" --target bench_at_roundtrip bench_qmi_requests
 ./build/release/bench/bench_at_roundtrip --short
+./build/release/bench/bench_qmi_requests --short
 
 step "all tests passed"
