@@ -97,6 +97,7 @@ struct ModemOptions {
   std::optional<std::filesystem::path> state_root;  // nothing persists when absent (unit tests)
   double time_scale = 1.0;           // multiplies every profile delay (tests shorten them)
   std::string firmware_version;      // "" = the profile's default
+  bool show_personal = false;        // print IMEI, IMSI, ICCID, ... in the event log
 };
 
 class Modem {
@@ -112,6 +113,7 @@ class Modem {
   PowerState power_state() const { return power_; }
   const ModemState& state() const { return state_; }
   Clock& clock() { return clock_; }
+  bool show_personal() const { return options_.show_personal; }
 
   // The composition on the bus, or null while unplugged.
   const profile::UsbComposition* composition() const { return composition_; }

@@ -96,10 +96,10 @@ void QmiFunction::release_clients(const QmiSession& owner) {
 
 void QmiFunction::handle(QmiSession& session, const qmi::Message& request) {
   if (request.type != qmi::MessageType::kRequest) {
-    modem_.event("qmi.malformed", fmt::format("{}: ignored a {} from the host", session.name(), qmi::describe(request)));
+    modem_.event("qmi.malformed", fmt::format("{}: ignored a {} from the host", session.name(), qmi::describe(request, modem_.show_personal())));
     return;
   }
-  modem_.event("qmi", fmt::format("{} <- {}", session.name(), qmi::describe(request)),
+  modem_.event("qmi", fmt::format("{} <- {}", session.name(), qmi::describe(request, modem_.show_personal())),
                {{"direction", "in"}, {"service", qmi::service_name(request.service)},
                 {"message", fmt::format("0x{:04x}", request.message_id)}});
   if (silent) return;
@@ -131,7 +131,7 @@ void QmiFunction::handle(QmiSession& session, const qmi::Message& request) {
     }
     response = reply.build();
   }
-  modem_.event("qmi", fmt::format("{} -> {}", session.name(), qmi::describe(response)),
+  modem_.event("qmi", fmt::format("{} -> {}", session.name(), qmi::describe(response, modem_.show_personal())),
                {{"direction", "out"}, {"service", qmi::service_name(response.service)},
                 {"message", fmt::format("0x{:04x}", response.message_id)}});
   session.send(response);
@@ -171,7 +171,7 @@ void QmiFunction::indicate(const qmi::Message& indication) {
     return;
   }
   auto deliver = [&](QmiSession* session, const qmi::Message& m) {
-    modem_.event("qmi", fmt::format("{} -> {}", session->name(), qmi::describe(m)),
+    modem_.event("qmi", fmt::format("{} -> {}", session->name(), qmi::describe(m, modem_.show_personal())),
                  {{"direction", "out"}, {"service", qmi::service_name(m.service)},
                   {"message", fmt::format("0x{:04x}", m.message_id)}});
     session->send(m);

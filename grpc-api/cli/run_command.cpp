@@ -38,6 +38,7 @@ struct RunOptions {
   bool json = false;
   bool quiet = false;
   bool qmi_proxy = false;
+  bool show_personal = false;
 };
 
 int run(const RunOptions& o) {
@@ -59,6 +60,7 @@ int run(const RunOptions& o) {
   modem_options.state_root = state_root;
   modem_options.time_scale = o.time_scale;
   modem_options.firmware_version = o.firmware;
+  modem_options.show_personal = o.show_personal;
   fs::path dev_dir = o.dev_dir.empty() ? state_root / modem_options.id / "dev" : fs::path(o.dev_dir);
 
   boost::asio::io_context io;
@@ -158,6 +160,9 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_flag("--qmi-proxy", o->qmi_proxy,
                 "Also serve libqmi's qmi-proxy protocol on the abstract unix socket \"qmi-proxy\", so that "
                 "`qmicli -p -d DIR/cdc-wdm0 ...` works (private inside `unshare -n`)");
+  cmd->add_flag("--show-personal-info", o->show_personal,
+                "Print personal fields (IMEI, IMSI, ICCID, MSISDN) in logged QMI messages; they show as "
+                "<personal> otherwise");
   cmd->add_flag("--json", o->json, "Print events as JSON lines instead of text");
   cmd->add_flag("--quiet,-q", o->quiet, "Print no events");
   cmd->callback([o, &action] { action = [o] { return run(*o); }; });

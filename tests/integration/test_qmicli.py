@@ -188,6 +188,19 @@ class SierraFirmware(unittest.TestCase):
             self.assertIn("Unique ID:  '%s'" % config.split("_", 1)[1], r.stdout)
 
 
+class PersonalInfo(unittest.TestCase):
+    def test_redacted_unless_asked_for(self):
+        imei = pv(r'imei:\s*"(\d+)"')
+        for flag, shown in (((), False), (("--show-personal-info",), True)):
+            with Modemu(*flag, profile=PROFILE) as m:
+                m.wait_ports_up()
+                subprocess.run(["qmicli", "-d", m.port("cdc-wdm0"), "--device-open-qmi", "--dms-get-ids"],
+                               capture_output=True, timeout=30, check=True)
+                e = m.wait_event(lambda e: e["kind"] == "qmi" and "Get IDs response" in e["message"], what="Get IDs")
+                self.assertEqual(imei in e["message"], shown, e["message"])
+                self.assertEqual("imei=<personal>" in e["message"], not shown, e["message"])
+
+
 class OpenWrtQmiSh(unittest.TestCase):
     """OpenWrt's qmi.sh order (qmi.md), one qmicli process a step, reaches "connected"."""
 
