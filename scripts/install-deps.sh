@@ -13,6 +13,8 @@ packages=(
   libpugixml-dev libcli11-dev libusbredirparser-dev
   # real clients the tests drive
   ppp comgt python3-serial socat libqmi-utils
+  # the testbed: a real kernel with real USB drivers under QEMU, and udev-based tools in it
+  linux-image-amd64 busybox-static qemu-system-x86 modemmanager udev dbus polkitd tshark cpio kmod
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -16,6 +16,8 @@
 #include "emulator/state_dir.hpp"
 #include "gadget/local/pty_transport.hpp"
 #include "gadget/local/qmi_proxy.hpp"
+#include "gadget/usbredir/usbredir_server.hpp"
+#include "emulator/usb/usb_device.hpp"
 #include "grpc-api/cli/commands.hpp"
 #include "scenarios/fleet.hpp"
 
@@ -39,6 +41,8 @@ struct RunOptions {
   bool quiet = false;
   bool qmi_proxy = false;
   bool show_personal = false;
+  std::string listen;
+  std::string pcap;
 };
 
 int run(const RunOptions& o) {
@@ -46,6 +50,20 @@ int run(const RunOptions& o) {
   if (!o.duration.empty() && !em::parse_duration(o.duration, stop_after)) {
     std::fprintf(stderr, "modemu run: error: --duration \"%s\" is not a duration (examples: 90s, 2m, 1.5h)\n",
                  o.duration.c_str());
+    return kExitUsage;
+  }
+  const bool usb = o.transport == "usbredir";
+  if (usb && o.listen.empty()) {
+    std::fprintf(stderr, "modemu run: error: --transport usbredir needs --listen unix:PATH or tcp:HOST:PORT\n");
+    return kExitUsage;
+  }
+  if (!usb && (!o.listen.empty() || !o.pcap.empty())) {
+    std::fprintf(stderr, "modemu run: error: --listen and --pcap go with a USB transport (--transport usbredir)\n");
+    return kExitUsage;
+  }
+  if (usb && o.qmi_proxy) {
+    std::fprintf(stderr, "modemu run: error: --qmi-proxy serves the local transport's QMI; with usbredir the host's "
+                         "own qmi-proxy reaches /dev/cdc-wdm0\n");
     return kExitUsage;
   }
   em::ModemOptions modem_options;
@@ -87,16 +105,31 @@ int run(const RunOptions& o) {
 
   scenarios::Fleet fleet(clock, log);
   em::Modem& modem = fleet.add(std::move(modem_options));
-  auto transport = std::make_unique<gadget::PtyTransport>(io, modem, dev_dir);
+  std::unique_ptr<gadget::PtyTransport> transport;
+  std::unique_ptr<em::UsbDevice> usb_device;
+  std::unique_ptr<gadget::UsbredirServer> usbredir;
+  if (usb) {
+    usb_device = std::make_unique<em::UsbDevice>(modem);
+    if (!o.pcap.empty()) usb_device->capture_to(o.pcap);
+    try {
+      usbredir = std::make_unique<gadget::UsbredirServer>(io, *usb_device, o.listen);
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+      return kExitUsage;
+    }
+  } else {
+    transport = std::make_unique<gadget::PtyTransport>(io, modem, dev_dir);
+  }
   std::unique_ptr<gadget::QmiProxyServer> proxy;
   if (o.qmi_proxy) {
     proxy = std::make_unique<gadget::QmiProxyServer>(io, std::vector<gadget::QmiProxyServer::Target>{{&modem, dev_dir}});
     log.emit("", "qmi.proxy", "serving libqmi's qmi-proxy protocol on the abstract socket \"qmi-proxy\" (qmicli -p)");
   }
   const auto& p = modem.profile();
+  std::string where = usb ? fmt::format("usbredir on {}", o.listen) : fmt::format("ports in {}", dev_dir.string());
   log.emit("", "start",
-           fmt::format("{} ({}), firmware {}, state in {}, ports in {}; Ctrl-C stops", modem.id(), p.description(),
-                       modem.firmware().version(), (state_root / modem.id()).string(), dev_dir.string()),
+           fmt::format("{} ({}), firmware {}, state in {}, {}; Ctrl-C stops", modem.id(), p.description(),
+                       modem.firmware().version(), (state_root / modem.id()).string(), where),
            {{"profile", p.name()}, {"firmware", modem.firmware().version()}, {"dev_dir", dev_dir.string()},
             {"pid", std::to_string(::getpid())}});
 
@@ -107,6 +140,8 @@ int run(const RunOptions& o) {
     fleet.power_off_all(cause);
     proxy.reset();
     transport.reset();
+    usbredir.reset();
+    usb_device.reset();
     log.emit("", "stop", fmt::format("stopped ({})", cause));
     io.stop();
   };
@@ -134,16 +169,24 @@ void add_run_command(CLI::App& app, Action& action) {
       "  modemu run --profile quectel-ec25 --dev-dir /tmp/ec25     then: chat/minicom on /tmp/ec25/ttyUSB2\n"
       "  modemu run --profile ./my-module.txtpb --json --event-log events.jsonl\n"
       "  modemu run --time-scale 0.05 --duration 30s               boot and resets 20 times faster\n"
-      "  modemu run --qmi-proxy --dev-dir /tmp/m                    then: qmicli -p -d /tmp/m/cdc-wdm0 --dms-get-ids\n\n"
+      "  modemu run --qmi-proxy --dev-dir /tmp/m                    then: qmicli -p -d /tmp/m/cdc-wdm0 --dms-get-ids\n"
+      "  modemu run -t usbredir --listen unix:/tmp/ec25.sock --pcap ec25.pcap\n"
+      "      then: qemu-system-x86_64 ... -device qemu-xhci -chardev socket,id=m,path=/tmp/ec25.sock,reconnect=1\n"
+      "            -device usb-redir,chardev=m\n\n"
       "Local ports are named like the Linux nodes of the real module (Quectel: ttyUSB0 DM, ttyUSB1\n"
       "NMEA, ttyUSB2 AT, ttyUSB3 AT/modem; Sierra: ttyUSB0 DM, ttyUSB1 NMEA, ttyUSB2 AT), and\n"
       "cdc-wdm0 (cdc-wdm1 on Sierra) is the QMI control channel as raw QMUX (qmicli --device-open-qmi).\n"
       "They vanish while the module resets or is off, and come back when it is up again.");
   cmd->add_option("--profile,-p", o->profile, "Module profile: a name (see `modemu profiles list`) or a .txtpb file")
       ->capture_default_str();
-  cmd->add_option("--transport,-t", o->transport, "How the host reaches the modem: local (pseudo-terminals)")
-      ->check(CLI::IsMember({"local"}))
+  cmd->add_option("--transport,-t", o->transport,
+                  "How the host reaches the modem: local (pseudo-terminals), usbredir (a QEMU guest's USB, "
+                  "with --listen)")
+      ->check(CLI::IsMember({"local", "usbredir"}))
       ->capture_default_str();
+  cmd->add_option("--listen", o->listen,
+                  "Where a USB transport listens: unix:PATH or tcp:HOST:PORT (HOST defaults to 127.0.0.1)");
+  cmd->add_option("--pcap", o->pcap, "Write every USB transfer to FILE (usbmon pcap, for Wireshark / tshark)");
   cmd->add_option("--dev-dir", o->dev_dir,
                   "Directory for the port links (ttyUSB0 ...); default: STATE-DIR/ID/dev");
   cmd->add_option("--state-dir", o->state_dir,

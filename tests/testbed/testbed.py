@@ -1,0 +1,352 @@
+#!/usr/bin/python3
+"""The testbed: a real Linux kernel with real USB drivers, under QEMU, in seconds.
+
+It builds (once, cached, rebuilt when its inputs change) a small guest from the machine's own
+Debian packages: the kernel as an ELF vmlinux for a fast boot, and an initramfs with busybox,
+the USB drivers (option, qcserial, qmi_wwan, cdc_ether), qmicli and qmi-proxy, systemd-udevd and
+its rules, dbus, polkit and ModemManager. Then it runs a shell script in the guest with emulated
+modems attached over usbredir, and returns the script's exit code and output.
+
+    tests/testbed/testbed.py build
+    tests/testbed/testbed.py run [--usbredir SOCKET]... [--timeout S] SCRIPT
+    tests/testbed/testbed.py shell --usbredir SOCKET          (an interactive guest)
+
+In the guest, /lib/testbed.sh offers: wait_for PATH [SECONDS], start_udev, start_modemmanager.
+The packages it needs are installed by scripts/install-deps.sh. Recipe: shared transports.md.
+"""
+import argparse
+import glob
+import hashlib
+import io
+import lzma
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEFAULT_CACHE = os.environ.get("MODEMU_TESTBED_CACHE", os.path.join(ROOT, "build", "testbed"))
+
+# Driver order that works without udev (transports.md section 5); udev may load more.
+MODULES = ["usb-common", "usbcore", "xhci-hcd", "xhci-pci", "usbserial", "usb_wwan", "option", "qcserial",
+           "mii", "usbnet", "cdc-wdm", "qmi_wwan", "cdc_ether"]
+
+BINARIES = [
+    "/usr/bin/qmicli", "/usr/libexec/qmi-proxy", "/usr/bin/mmcli", "/usr/sbin/ModemManager",
+    "/usr/lib/systemd/systemd-udevd", "/usr/bin/udevadm", "/usr/bin/dbus-daemon", "/usr/lib/polkit-1/polkitd",
+]
+TREES = [
+    "/usr/lib/udev/rules.d", "/usr/lib/x86_64-linux-gnu/ModemManager", "/usr/share/dbus-1/system.conf",
+    "/usr/share/dbus-1/system.d", "/etc/dbus-1", "/usr/share/polkit-1/actions/org.freedesktop.ModemManager1.policy",
+    "/usr/share/polkit-1/rules.d", "/etc/polkit-1", "/etc/udev/udev.conf", "/usr/share/ModemManager",
+    "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules", "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so",
+]
+
+INIT = r"""#!/bin/sh
+export PATH=/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /run /tmp /var/run
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+ln -sf /run /var/run
+hostname testbed
+for m in $(cat /etc/testbed-modules); do insmod "$m" 2>/dev/null; done
+echo "@@TESTBED-BEGIN@@"
+sh /test.sh
+rc=$?
+echo "@@TESTBED-RC=$rc@@"
+sync
+poweroff -f
+"""
+
+GUEST_LIB = r"""# Helpers for guest scripts.
+# wait_for PATH [SECONDS]: until PATH exists (default 20 s); fails after.
+wait_for() {
+  n=$(( ${2:-20} * 10 ))
+  while [ ! -e "$1" ] && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
+  [ -e "$1" ]
+}
+start_udev() {
+  mkdir -p /run/udev
+  /usr/lib/systemd/systemd-udevd --daemon --resolve-names=early
+  udevadm trigger --type=subsystems --action=add
+  udevadm trigger --type=devices --action=add
+  udevadm settle --timeout=20
+}
+start_modemmanager() {
+  mkdir -p /run/dbus /var/lib/dbus
+  dbus-daemon --system --fork
+  /usr/lib/polkit-1/polkitd --no-debug >/tmp/polkit.log 2>&1 &
+  n=100; while ! dbus-send --system --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.PolicyKit1 2>/dev/null | grep -q true && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
+  ModemManager --debug --log-file=/run/mm.log &
+}
+"""
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nmessagebus:x:100:101::/nonexistent:/bin/false\npolkitd:x:997:997::/nonexistent:/bin/false\nnobody:x:65534:65534::/nonexistent:/bin/false\n"
+GROUP = ("root:x:0:\ntty:x:5:\ndialout:x:20:\ntape:x:26:\nmessagebus:x:101:\npolkitd:x:997:\n"
+         "plugdev:x:46:\nnetdev:x:108:\nnogroup:x:65534:\n")
+
+
+def kernel_version():
+    kernels = sorted(glob.glob("/boot/vmlinuz-*"))
+    if not kernels:
+        sys.exit("testbed: no /boot/vmlinuz-*: install linux-image-amd64 (scripts/install-deps.sh)")
+    return kernels[-1][len("/boot/vmlinuz-"):]
+
+
+def extract_vmlinux(vmlinuz, dest):
+    """The bzImage payload is compressed: find the stream and unpack the ELF it holds."""
+    data = open(vmlinuz, "rb").read()
+    for magic, opener in ((b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"\x5d\x00\x00", "lzma")):
+        start = data.find(magic)
+        while start != -1:
+            try:
+                if opener == "xz":
+                    out = lzma.LZMADecompressor(lzma.FORMAT_XZ).decompress(data[start:])
+                elif opener == "lzma":
+                    out = lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(data[start:])
+                else:
+                    out = subprocess.run(["zstd", "-dc"], input=data[start:], capture_output=True).stdout
+                if out.startswith(b"\x7fELF"):
+                    with open(dest, "wb") as f:
+                        f.write(out)
+                    return
+            except Exception:
+                pass
+            start = data.find(magic, start + 1)
+    sys.exit(f"testbed: no ELF kernel found inside {vmlinuz}")
+
+
+class Cpio:
+    """A newc cpio archive, written in memory."""
+
+    def __init__(self):
+        self.out = io.BytesIO()
+        self.ino = 1
+        self.seen = set()
+
+    def _entry(self, name, mode, data=b"", nlink=1):
+        name = name.lstrip("/")
+        if name in self.seen:
+            return
+        self.seen.add(name)
+        namez = name.encode() + b"\0"
+        hdr = "070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x" % (
+            self.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, 0, 0, len(namez), 0)
+        self.ino += 1
+        self.out.write(hdr.encode() + namez)
+        self.out.write(b"\0" * ((4 - (110 + len(namez)) % 4) % 4))
+        self.out.write(data)
+        self.out.write(b"\0" * ((4 - len(data) % 4) % 4))
+
+    def dir(self, name):
+        parts = name.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            self._entry("/".join(parts[:i]), stat.S_IFDIR | 0o755, nlink=2)
+
+    def file(self, name, data, mode=0o644):
+        self.dir(os.path.dirname(name))
+        self._entry(name, stat.S_IFREG | mode, data)
+
+    def symlink(self, name, target):
+        self.dir(os.path.dirname(name))
+        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    @staticmethod
+    def merged(path):
+        """/lib/x, /bin/x ... live under /usr in the guest, whose /lib is a link to usr/lib."""
+        for top in ("/lib64/", "/lib/", "/bin/", "/sbin/"):
+            if path.startswith(top):
+                return "/usr" + path
+        return path
+
+    def copy(self, path, follow=True):
+        """A host file at the same path, with the symlinks on its way."""
+        path = self.merged(path)
+        if os.path.islink(path):
+            target = os.readlink(path)
+            self.symlink(path, target)
+            if follow:
+                self.copy(os.path.normpath(os.path.join(os.path.dirname(path), target)))
+            return
+        if os.path.isdir(path):
+            for entry in sorted(os.listdir(path)):
+                self.copy(os.path.join(path, entry))
+            return
+        if os.path.isfile(path):
+            st = os.stat(path)
+            self.file(path, open(path, "rb").read(), stat.S_IMODE(st.st_mode))
+
+    def finish(self):
+        self._entry("TRAILER!!!", 0)
+        return self.out.getvalue()
+
+
+def libraries(binaries):
+    libs = set()
+    for b in binaries:
+        out = subprocess.run(["ldd", b], capture_output=True, text=True).stdout
+        for m in re.finditer(r"(/[^ \t\n]+\.so[^ \t\n]*)", out):
+            libs.add(m.group(1))
+    return sorted(libs)
+
+
+def inputs_key(kver):
+    h = hashlib.sha256()
+    h.update(open(__file__, "rb").read())
+    h.update(kver.encode())
+    for p in BINARIES + [f"/boot/vmlinuz-{kver}", "/bin/busybox"]:
+        if os.path.exists(p):
+            st = os.stat(p)
+            h.update(f"{p}:{st.st_size}:{int(st.st_mtime)}".encode())
+    return h.hexdigest()[:16]
+
+
+def build(cache=DEFAULT_CACHE, verbose=True):
+    """Builds (or finds) the guest; returns (vmlinux, base.cpio)."""
+    kver = kernel_version()
+    key = inputs_key(kver)
+    out = os.path.join(cache, key)
+    vmlinux, base = os.path.join(out, "vmlinux"), os.path.join(out, "base.cpio")
+    if os.path.exists(vmlinux) and os.path.exists(base):
+        return vmlinux, base
+    missing = [b for b in BINARIES if not os.path.exists(b)]
+    if missing:
+        sys.exit("testbed: missing " + ", ".join(missing) + ": run scripts/install-deps.sh")
+    t0 = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix="testbed-", dir=cache if os.path.isdir(cache) else None)
+    os.makedirs(cache, exist_ok=True)
+    extract_vmlinux(f"/boot/vmlinuz-{kver}", os.path.join(tmp, "vmlinux"))
+    c = Cpio()
+    # merged /usr, as on the host
+    for d in ("bin", "sbin", "lib", "lib64"):
+        c.symlink(d, f"usr/{d}")
+    for d in ("dev", "proc", "sys", "run", "tmp", "var", "root", "etc", "usr/bin", "usr/sbin"):
+        c.dir(d)
+    c.file("usr/bin/busybox", open("/bin/busybox", "rb").read(), 0o755)
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True).stdout.split()
+    for a in applets:
+        if not os.path.exists(f"/usr/bin/{a}") or a in ("sh", "mount", "insmod", "poweroff", "hostname", "usleep",
+                                                          "dmesg", "cat", "grep", "ls", "sleep", "ip", "stty"):
+            c.symlink(f"usr/bin/{a}", "busybox")
+    c.file("init", INIT.encode(), 0o755)
+    c.file("usr/lib/testbed.sh", GUEST_LIB.encode())
+    # kernel modules and their dependency list, for insmod in order and for udev's modprobe
+    moddir = f"/lib/modules/{kver}"
+    deps = {}
+    for line in open(f"{moddir}/modules.dep"):
+        k, _, v = line.partition(":")
+        deps[os.path.basename(k).split(".ko")[0].replace("_", "-")] = (k, v.split())
+    order, want = [], [m.replace("_", "-") for m in MODULES]
+    for m in want:
+        path, _ = deps[m]
+        if path not in order:
+            order.append(path)
+    modroot = os.path.join(tmp, "modroot")
+    for path in order:
+        dest = os.path.join(modroot, "lib", "modules", kver, path)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(os.path.join(moddir, path), dest)
+    for f in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
+        if os.path.exists(os.path.join(moddir, f)):
+            shutil.copy(os.path.join(moddir, f), os.path.join(modroot, "lib", "modules", kver, f))
+    subprocess.run(["depmod", "-b", modroot, kver], check=True)
+    for dirpath, _, files in os.walk(os.path.join(modroot, "lib")):
+        for f in files:
+            full = os.path.join(dirpath, f)
+            c.file("usr" + full[len(modroot):], open(full, "rb").read())
+    c.file("etc/testbed-modules", "\n".join(f"/lib/modules/{kver}/{p}" for p in order).encode() + b"\n")
+    # programs, their libraries, their data
+    for b in BINARIES:
+        c.copy(b)
+    for lib in libraries(BINARIES + glob.glob("/usr/lib/x86_64-linux-gnu/ModemManager/*.so")):
+        c.copy(lib)
+    for t in TREES:
+        if os.path.exists(t):
+            c.copy(t)
+    if os.path.exists("/usr/bin/dbus-send"):
+        c.copy("/usr/bin/dbus-send")
+        for lib in libraries(["/usr/bin/dbus-send"]):
+            c.copy(lib)
+    # users and groups for dbus and polkit; no helpers for rules whose programs are absent
+    c.file("etc/passwd", PASSWD.encode())
+    c.file("etc/group", GROUP.encode())
+    c.file("etc/machine-id", b"0123456789abcdef0123456789abcdef\n")
+    for rule in ("99-systemd.rules", "85-hwclock.rules"):
+        c.symlink(f"etc/udev/rules.d/{rule}", "/dev/null")
+    with open(os.path.join(tmp, "base.cpio"), "wb") as f:
+        f.write(c.finish())
+    shutil.rmtree(modroot)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.rename(tmp, out)
+    if verbose:
+        size = os.path.getsize(base) / 1e6
+        print(f"testbed: built guest for kernel {kver} in {time.monotonic() - t0:.1f}s ({size:.0f} MB initramfs) in {out}",
+              file=sys.stderr)
+    return vmlinux, base
+
+
+def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False):
+    """Runs `script` (shell text) in the guest with a usb-redir device per socket.
+    Returns (exit code, the script's output, the whole console)."""
+    vmlinux, base = build(cache, verbose=False)
+    with tempfile.TemporaryDirectory(prefix="testbed-run-") as d:
+        c = Cpio()
+        c.file("test.sh", (". /lib/testbed.sh\n" + script).encode(), 0o755)
+        initrd = os.path.join(d, "initrd.cpio")
+        with open(initrd, "wb") as f:
+            f.write(open(base, "rb").read())
+            f.write(c.finish())
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "384",
+               "-kernel", vmlinux, "-initrd", initrd,
+               "-append", "console=ttyS0 rdinit=/init panic=-1 quiet net.ifnames=0",
+               "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
+               "-device", "qemu-xhci,id=xhci"]
+        for i, sock in enumerate(sockets):
+            cmd += ["-chardev", f"socket,id=m{i},path={sock},reconnect=1",
+                    "-device", f"usb-redir,chardev=m{i},bus=xhci.0"]
+        if interactive:
+            return subprocess.call(cmd), "", ""
+        try:
+            p = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            console = p.stdout.decode(errors="replace")
+        except subprocess.TimeoutExpired as e:
+            console = (e.stdout or b"").decode(errors="replace")
+            return 124, console.partition("@@TESTBED-BEGIN@@")[2], console
+    m = re.search(r"@@TESTBED-RC=(\d+)@@", console)
+    output = console.partition("@@TESTBED-BEGIN@@")[2].partition("@@TESTBED-RC=")[0]
+    return (int(m.group(1)) if m else 125), output.replace("\r\n", "\n"), console
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cache", default=DEFAULT_CACHE, help="where built guests are kept (default %(default)s)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("build", help="build the guest (if its inputs changed)")
+    r = sub.add_parser("run", help="run a script in the guest")
+    r.add_argument("--usbredir", action="append", default=[], help="a modemu usbredir unix socket to attach")
+    r.add_argument("--timeout", type=int, default=120)
+    r.add_argument("script", help="shell script file to run in the guest")
+    s = sub.add_parser("shell", help="an interactive guest (busybox sh on the console)")
+    s.add_argument("--usbredir", action="append", default=[])
+    a = ap.parse_args()
+    if a.cmd == "build":
+        print("\n".join(build(a.cache)))
+        return 0
+    if a.cmd == "shell":
+        return run("exec sh\n", a.usbredir, cache=a.cache, interactive=True)[0]
+    rc, out, _ = run(open(a.script).read(), a.usbredir, a.timeout, a.cache)
+    sys.stdout.write(out)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
