@@ -200,12 +200,14 @@ void Modem::reset(std::string_view cause) {
 }
 
 void Modem::reset_after_reply(std::string_view cause) {
-  // transports.md: an unplug right after "OK" loses the OK on the host side.
-  action_timer_.start(scaled(profile().timing().reset_reply_ms()), [this, cause = std::string(cause)] { reset(cause); });
+  // transports.md: an unplug right after "OK" loses the OK on the host side. The grace is for
+  // the host to read the reply, so --time-scale leaves it alone.
+  action_timer_.start(std::chrono::milliseconds(profile().timing().reset_reply_ms()),
+                      [this, cause = std::string(cause)] { reset(cause); });
 }
 
 void Modem::power_off_after_reply(std::string_view cause) {
-  action_timer_.start(scaled(profile().timing().reset_reply_ms()),
+  action_timer_.start(std::chrono::milliseconds(profile().timing().reset_reply_ms()),
                       [this, cause = std::string(cause)] { power_off(cause); });
 }
 

@@ -149,6 +149,15 @@ void register_nas_handlers(QmiHandlerTable& t) {
     c.reply.set(0x01, {to_u16(imsi.substr(0, 3)), to_u16(imsi.substr(3, mnc_len)), c.modem.profile().sim().spn()})
         .set(0x12, {1, mnc_len == 3 ? 1 : 0});
   });
+  // Get System Selection Preference -> modes (GSM 1<<2, UMTS 1<<3, LTE 1<<4), bands,
+  // automatic network selection.
+  t.add(kNas, 0x0034, [](QmiCall& c) {
+    std::uint32_t band = c.modem.profile().network().band();
+    std::uint64_t lte = band >= 1 && band <= 64 ? std::uint64_t{1} << (band - 1) : 0;
+    c.reply.set(0x10, {0}).set(0x11, {(1u << 2) | (1u << 3) | (1u << 4)}).set(0x12, {0}).set(0x15, {lte}).set(0x16, {0});
+  });
+  t.add(kNas, 0x0050, [](QmiCall&) {});
+  t.add(kNas, 0x006c, [](QmiCall&) {});
   t.add(kNas, 0x004d, [](QmiCall& c) {
     for (auto& [tlv, record] : system_info(c.modem)) c.reply.set(tlv, record);
   });

@@ -1,5 +1,7 @@
 // UIM, the SIM card (service 0x0b): card and application status, SIM power, slot status.
+#include <algorithm>
 #include <functional>
+#include <optional>
 #include <string_view>
 
 #include "emulator/modem.hpp"
@@ -74,9 +76,68 @@ std::uint64_t card_status_digest(const Modem& m) {
   return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
+// Elementary files as the card stores them (3GPP TS 31.102 / 51.011): what Read Transparent
+// returns. Nothing for files the emulated card does not have.
+std::optional<std::vector<std::uint8_t>> elementary_file(const Modem& m, std::uint16_t id) {
+  auto bcd = [](const std::string& digits, std::size_t bytes) {
+    std::vector<std::uint8_t> out;
+    for (std::size_t i = 0; i < bytes * 2; i += 2) {
+      unsigned lo = i < digits.size() ? static_cast<unsigned>(digits[i] - '0') : 0xf;
+      unsigned hi = i + 1 < digits.size() ? static_cast<unsigned>(digits[i + 1] - '0') : 0xf;
+      out.push_back(static_cast<std::uint8_t>((hi << 4) | lo));
+    }
+    return out;
+  };
+  const auto& sim = m.profile().sim();
+  switch (id) {
+    case 0x2fe2:  // EF_ICCID: 10 bytes, BCD, low nibble first
+      return bcd(sim.iccid(), 10);
+    case 0x6f07: {  // EF_IMSI: length, then "9" (IMSI, odd count) or "1" with the first digit, then BCD
+      const std::string& imsi = sim.imsi();
+      std::vector<std::uint8_t> out{8, static_cast<std::uint8_t>(((imsi[0] - '0') << 4) | (imsi.size() % 2 ? 0x9 : 0x1))};
+      auto rest = bcd(imsi.substr(1), 7);
+      out.insert(out.end(), rest.begin(), rest.end());
+      return out;
+    }
+    case 0x6fad:  // EF_AD: operation mode, 2 bytes of information, MNC length
+      return std::vector<std::uint8_t>{0x00, 0x00, 0x00, static_cast<std::uint8_t>(m.profile().network().mnc().size())};
+    case 0x6f46: {  // EF_SPN: display condition, name padded with 0xFF to 16 bytes
+      std::vector<std::uint8_t> out{0x00};
+      for (char ch : sim.spn().substr(0, 16)) out.push_back(static_cast<std::uint8_t>(ch));
+      out.resize(17, 0xff);
+      return out;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
 
 void register_uim_handlers(QmiHandlerTable& t) {
+  // Read Transparent: 0x02 {file id, path}, 0x03 {offset, length} -> 0x10 status words,
+  //   0x11 the bytes. 6A 82 (file not found) for files the card does not have.
+  t.add(kUim, 0x0020, [](QmiCall& c) {
+    if (c.modem.sim_access() != ActionResult::kOk) {
+      c.reply.fail(QmiError::kUimUninitialized);
+      return;
+    }
+    auto file = elementary_file(c.modem, static_cast<std::uint16_t>(*c.request.number(0x02, 0)));
+    if (!file) {
+      c.reply.set(0x10, {0x6a, 0x82});
+      return;
+    }
+    std::size_t offset = *c.request.number(0x03, 0);
+    std::size_t length = *c.request.number(0x03, 1);
+    if (offset > file->size()) {
+      c.reply.set(0x10, {0x6b, 0x00});  // wrong offset
+      return;
+    }
+    std::size_t n = length == 0 ? file->size() - offset : std::min(length, file->size() - offset);
+    std::vector<qmi::Record> bytes;
+    for (std::size_t i = 0; i < n; ++i) bytes.push_back({(*file)[offset + i]});
+    c.reply.set(0x10, {0x90, 0x00}).set(0x11, {bytes});
+  });
   // Register Events: 0x01 mask (bit 0 card status) -> 0x10 the mask now in force
   t.add(kUim, 0x002e, [](QmiCall& c) {
     auto mask = *c.request.number(0x01);

@@ -99,6 +99,13 @@ void append_nas_wds_wda(std::vector<MessageDef>& m) {
                   {{0x01, "list", "list:list8(radio_interface:i8 active_band:u16 active_channel:u16)"},
                    {0x11, "extended_list", "list:list8(radio_interface:i8 active_band:u16 active_channel:u32)"},
                    {0x12, "bandwidth_list", "list:list8(radio_interface:i8 bandwidth:u32)"}}));
+  m.push_back(msg(kNas, 0x0034, "Get System Selection Preference", {},
+                  {{0x10, "emergency_mode", "value:u8"}, {0x11, "mode_preference", "mask:u16"},
+                   {0x12, "band_preference", "mask:u64"}, {0x15, "lte_band_preference", "mask:u64"},
+                   {0x16, "network_selection_preference", "value:u8"}}));
+  // Signal reporting thresholds: accepted, reports go out on registration and signal changes.
+  m.push_back(msg(kNas, 0x0050, "Config Signal Info", {}, {}));
+  m.push_back(msg(kNas, 0x006c, "Config Signal Info v2", {}, {}));
   m.push_back(msg(kNas, 0x004d, "Get System Info", {},
                   {{0x12, "gsm_service_status", kServiceStatus}, {0x13, "wcdma_service_status", kServiceStatus},
                    {0x14, "lte_service_status", kServiceStatus}, {0x19, "lte_system_info", kLteSystemInfo}}));
@@ -253,6 +260,11 @@ std::vector<MessageDef> build() {
                   {{0x10, "current", "value:u8"}, {0x11, "supported", "values:list8(value:u8)"}}));
   m.push_back(msg(kDms, 0x555c, "SWI Set USB Composition", {{0x01, "current", "value:u8"}}, {}));
   // --- UIM ---------------------------------------------------------------------------------
+  m.push_back(msg(kUim, 0x0020, "Read Transparent",
+                  {{0x01, "session", "type:u8 aid:list8(byte:u8)"}, {0x02, "file", "file_id:u16 path:list8(byte:u8)"},
+                   {0x03, "read", "offset:u16 length:u16"}, {0x10, "token", "value:u32"}},
+                  {{0x10, "card_result", "sw1:u8 sw2:u8"}, {0x11, "read_result", "data:list16(byte:u8)", true},
+                   {0x12, "token", "value:u32"}}));
   m.push_back(msg(kUim, 0x002e, "Register Events", {{0x01, "mask", "mask:u32"}}, {{0x10, "mask", "mask:u32"}}));
   m.push_back(msg(kUim, 0x002f, "Get Card Status", {}, {{0x10, "card_status", kCardStatus}}));
   m.push_back(msg(kUim, 0x0030, "Power Off SIM", {{0x01, "slot", "slot:u8"}}, {}));

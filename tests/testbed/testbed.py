@@ -51,11 +51,11 @@ export PATH=/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /run /tmp /var/run
+mkdir -p /dev/pts /run /tmp
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
-ln -sf /run /var/run
+ln -s /run /var/run
 hostname testbed
 for m in $(cat /etc/testbed-modules); do insmod "$m" 2>/dev/null; done
 echo "@@TESTBED-BEGIN@@"
