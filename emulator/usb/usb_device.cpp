@@ -173,6 +173,16 @@ void UsbDevice::queue_in(std::uint8_t endpoint, std::string_view bytes) {
   if (listener_ != nullptr) listener_->on_data_ready(*this, endpoint);
 }
 
+void UsbDevice::rearm_interrupt(std::uint8_t endpoint) {
+  for (auto& [number, f] : functions_) {
+    if (!f.qmi || f.interrupt_in != endpoint) continue;
+    auto& q = in_queues_[endpoint];
+    q.clear();
+    auto note = usb::response_available_notification(number);
+    for (std::size_t i = 0; i < f.responses.size(); ++i) q.push_back(note);
+  }
+}
+
 bool UsbDevice::has_data(std::uint8_t endpoint) const {
   auto it = in_queues_.find(endpoint);
   return it != in_queues_.end() && !it->second.empty() && !it->second.front().empty();

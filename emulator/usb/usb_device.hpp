@@ -68,6 +68,10 @@ class UsbDevice final : public DeviceObserver {
   // give one notification at a time). Empty when nothing waits.
   protocols::Bytes read(std::uint8_t endpoint, std::size_t max);
   bool has_data(std::uint8_t endpoint) const;
+  // The host (re)started polling an interrupt endpoint: notifications it may have dropped while
+  // it was not polling (QEMU drops them on every cdc-wdm close, transports.md) are announced
+  // again, one per QMI response still waiting, so no response is stranded behind another.
+  void rearm_interrupt(std::uint8_t endpoint);
   bool is_in_endpoint(std::uint8_t endpoint) const { return endpoints_.count(endpoint) != 0 && (endpoint & 0x80); }
 
   // usbmon pcap of every transfer, for Wireshark / tshark. Throws when the file cannot be made.

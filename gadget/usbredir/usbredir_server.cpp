@@ -258,7 +258,10 @@ class Peer {
 
   void interrupt_receiving(uint64_t id, uint8_t endpoint, bool on) {
     bool known = device_.endpoints().count(endpoint) != 0;
-    if (known && on) receiving_.insert(endpoint);
+    if (known && on) {
+      receiving_.insert(endpoint);
+      device_.rearm_interrupt(endpoint);
+    }
     if (!on) receiving_.erase(endpoint);
     usb_redir_interrupt_receiving_status_header h{static_cast<uint8_t>(known ? usb_redir_success : usb_redir_stall), endpoint};
     usbredirparser_send_interrupt_receiving_status(parser_, id, &h);

@@ -73,6 +73,23 @@ wait_for() {
   while [ ! -e "$1" ] && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
   [ -e "$1" ]
 }
+# at DEVICE COMMAND: sends one AT command line and prints the answer (up to OK or ERROR, 3 s).
+at() {
+  dev=$1; shift
+  stty -F "$dev" raw -echo 2>/dev/null
+  out=/tmp/at.$$
+  : > $out
+  timeout 3 cat "$dev" > $out &
+  reader=$!
+  usleep 100000
+  printf '%s\r' "$*" > "$dev"
+  n=30; while ! grep -qE 'OK|ERROR' $out && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
+  kill $reader 2>/dev/null; wait $reader 2>/dev/null
+  tr -d '\r' < $out
+}
+# hotplug N / unplug N: ask the host to attach (detach) hot-plug device N through QEMU's monitor.
+hotplug() { echo "@@HOTPLUG $1@@"; }
+unplug() { echo "@@UNPLUG $1@@"; }
 start_udev() {
   mkdir -p /run/udev
   /usr/lib/systemd/systemd-udevd --daemon --resolve-names=early
@@ -94,6 +111,11 @@ GROUP = ("root:x:0:\ntty:x:5:\ndialout:x:20:\ntape:x:26:\nmessagebus:x:101:\npol
          "plugdev:x:46:\nnetdev:x:108:\nnogroup:x:65534:\n")
 
 
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def kernel_version():
     kernels = sorted(glob.glob("/boot/vmlinuz-*"))
     if not kernels:
@@ -103,7 +125,7 @@ def kernel_version():
 
 def extract_vmlinux(vmlinuz, dest):
     """The bzImage payload is compressed: find the stream and unpack the ELF it holds."""
-    data = open(vmlinuz, "rb").read()
+    data = read_file(vmlinuz)
     for magic, opener in ((b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"\x5d\x00\x00", "lzma")):
         start = data.find(magic)
         while start != -1:
@@ -182,7 +204,7 @@ class Cpio:
             return
         if os.path.isfile(path):
             st = os.stat(path)
-            self.file(path, open(path, "rb").read(), stat.S_IMODE(st.st_mode))
+            self.file(path, read_file(path), stat.S_IMODE(st.st_mode))
 
     def finish(self):
         self._entry("TRAILER!!!", 0)
@@ -200,7 +222,8 @@ def libraries(binaries):
 
 def inputs_key(kver):
     h = hashlib.sha256()
-    h.update(open(__file__, "rb").read())
+    with open(__file__, "rb") as f:
+        h.update(f.read())
     h.update(kver.encode())
     for p in BINARIES + [f"/boot/vmlinuz-{kver}", "/bin/busybox"]:
         if os.path.exists(p):
@@ -230,7 +253,7 @@ def build(cache=DEFAULT_CACHE, verbose=True):
         c.symlink(d, f"usr/{d}")
     for d in ("dev", "proc", "sys", "run", "tmp", "var", "root", "etc", "usr/bin", "usr/sbin"):
         c.dir(d)
-    c.file("usr/bin/busybox", open("/bin/busybox", "rb").read(), 0o755)
+    c.file("usr/bin/busybox", read_file("/bin/busybox"), 0o755)
     applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True).stdout.split()
     for a in applets:
         if not os.path.exists(f"/usr/bin/{a}") or a in ("sh", "mount", "insmod", "poweroff", "hostname", "usleep",
@@ -261,7 +284,7 @@ def build(cache=DEFAULT_CACHE, verbose=True):
     for dirpath, _, files in os.walk(os.path.join(modroot, "lib")):
         for f in files:
             full = os.path.join(dirpath, f)
-            c.file("usr" + full[len(modroot):], open(full, "rb").read())
+            c.file("usr" + full[len(modroot):], read_file(full))
     c.file("etc/testbed-modules", "\n".join(f"/lib/modules/{kver}/{p}" for p in order).encode() + b"\n")
     # programs, their libraries, their data
     for b in BINARIES:
@@ -294,8 +317,44 @@ def build(cache=DEFAULT_CACHE, verbose=True):
     return vmlinux, base
 
 
-def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False):
+class Qmp:
+    """A minimal QMP client: enough to hot-plug and unplug usb-redir devices."""
+
+    def __init__(self, path, deadline):
+        import json
+        import socket
+        self.json = json
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.file = self.sock.makefile("rw")
+        self.file.readline()  # greeting
+        self.call("qmp_capabilities")
+
+    def call(self, command, **arguments):
+        self.file.write(self.json.dumps({"execute": command, "arguments": arguments}) + "\n")
+        self.file.flush()
+        while True:
+            reply = self.json.loads(self.file.readline())
+            if "return" in reply or "error" in reply:
+                if "error" in reply:
+                    raise RuntimeError(f"QMP {command}: {reply['error']}")
+                return reply["return"]
+
+    def close(self):
+        self.sock.close()
+
+
+def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=()):
     """Runs `script` (shell text) in the guest with a usb-redir device per socket.
+    `hotplug` sockets are attached through QEMU's monitor when the script calls `hotplug N`
+    (N: index in `hotplug`), and detached by `unplug N`, as an operator would on a running VM.
     Returns (exit code, the script's output, the whole console)."""
     vmlinux, base = build(cache, verbose=False)
     with tempfile.TemporaryDirectory(prefix="testbed-run-") as d:
@@ -303,27 +362,62 @@ def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False)
         c.file("test.sh", (". /lib/testbed.sh\n" + script).encode(), 0o755)
         initrd = os.path.join(d, "initrd.cpio")
         with open(initrd, "wb") as f:
-            f.write(open(base, "rb").read())
+            f.write(read_file(base))
             f.write(c.finish())
+        qmp_path = os.path.join(d, "qmp.sock")
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "384",
                "-kernel", vmlinux, "-initrd", initrd,
                "-append", "console=ttyS0 rdinit=/init panic=-1 quiet net.ifnames=0",
                "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
-               "-device", "qemu-xhci,id=xhci"]
+               "-qmp", f"unix:{qmp_path},server=on,wait=off", "-device", "qemu-xhci,id=xhci"]
         for i, sock in enumerate(sockets):
             cmd += ["-chardev", f"socket,id=m{i},path={sock},reconnect=1",
                     "-device", f"usb-redir,chardev=m{i},bus=xhci.0"]
         if interactive:
             return subprocess.call(cmd), "", ""
+        deadline = time.monotonic() + timeout
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        console, qmp, line = [], None, b""
         try:
-            p = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-            console = p.stdout.decode(errors="replace")
-        except subprocess.TimeoutExpired as e:
-            console = (e.stdout or b"").decode(errors="replace")
-            return 124, console.partition("@@TESTBED-BEGIN@@")[2], console
+            os.set_blocking(p.stdout.fileno(), False)
+            import select
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    p.kill()
+                    break
+                ready, _, _ = select.select([p.stdout], [], [], min(remaining, 1.0))
+                if not ready:
+                    continue
+                chunk = p.stdout.read()
+                if not chunk:
+                    break
+                console.append(chunk.decode(errors="replace"))
+                line += chunk
+                while b"\n" in line:
+                    text, line = line.split(b"\n", 1)
+                    m = re.search(rb"@@(HOTPLUG|UNPLUG) (\d+)@@", text)
+                    if m:
+                        qmp = qmp or Qmp(qmp_path, deadline)
+                        n = int(m.group(2))
+                        if m.group(1) == b"HOTPLUG":
+                            qmp.call("chardev-add", id=f"hp{n}", backend={"type": "socket", "data": {
+                                "addr": {"type": "unix", "data": {"path": hotplug[n]}}, "server": False,
+                                "reconnect": 1}})
+                            qmp.call("device_add", driver="usb-redir", chardev=f"hp{n}", bus="xhci.0", id=f"hpdev{n}")
+                        else:
+                            qmp.call("device_del", id=f"hpdev{n}")
+            p.wait(timeout=10)
+        finally:
+            if qmp:
+                qmp.close()
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    console = "".join(console)
     m = re.search(r"@@TESTBED-RC=(\d+)@@", console)
     output = console.partition("@@TESTBED-BEGIN@@")[2].partition("@@TESTBED-RC=")[0]
-    return (int(m.group(1)) if m else 125), output.replace("\r\n", "\n"), console
+    return (int(m.group(1)) if m else 124), output.replace("\r\n", "\n"), console
 
 
 def main():

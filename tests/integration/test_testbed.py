@@ -1,0 +1,229 @@
+"""The modem seen by a real Linux kernel: QEMU guests (tests/testbed) with the emulator attached
+over usbredir, real drivers (option, qcserial, qmi_wwan), qmicli, udev and ModemManager."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from harness import Modemu, ROOT, csq_of, profile_value
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
+import testbed  # noqa: E402
+
+
+class Guest:
+    """A modemu usbredir listener per profile, and the guest that attaches them."""
+
+    def __init__(self, *profiles, time_scale="0.1", pcap=None):
+        self.dir = tempfile.mkdtemp(prefix="modemu-tb-")
+        self.modems = []
+        for i, p in enumerate(profiles):
+            sock = os.path.join(self.dir, f"m{i}.sock")
+            extra = ["--transport", "usbredir", "--listen", "unix:" + sock]
+            if pcap:
+                extra += ["--pcap", pcap]
+            m = Modemu(*extra, profile=p, time_scale=time_scale, workdir=os.path.join(self.dir, f"w{i}"))
+            m.wait_kind("start")
+            m.sock = sock
+            self.modems.append(m)
+
+    def run(self, script, timeout=150, hotplug=False):
+        socks = [m.sock for m in self.modems]
+        rc, out, console = testbed.run(script, [] if hotplug else socks, timeout=timeout,
+                                       hotplug=socks if hotplug else ())
+        return rc, out
+
+    def close(self):
+        for m in self.modems:
+            m.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def sysfs_lines(out):
+    return dict(line.split(" ", 1) for line in out.splitlines() if line.startswith("sys:") and " " in line)
+
+
+class Enumeration(unittest.TestCase):
+    SCRIPT = r"""
+wait_for /sys/class/net/wwan0 20 || exit 3
+d=/sys/bus/usb/devices/1-1
+echo "sys:ids $(cat $d/idVendor):$(cat $d/idProduct)"
+echo "sys:strings $(cat $d/manufacturer)/$(cat $d/product)"
+for i in $d/1-1:1.*; do echo "sys:if$(cat $i/bInterfaceNumber) $(basename $(readlink $i/driver))"; done
+echo "sys:nodes $(ls /dev | grep -E '^(ttyUSB|cdc-wdm)' | tr '\n' ' ')"
+at /dev/ttyUSB2 ATI
+at /dev/ttyUSB2 AT+CSQ
+"""
+
+    def check_quectel(self, profile):
+        with Guest(profile) as g:
+            rc, out = g.run(self.SCRIPT)
+            self.assertEqual(rc, 0, out)
+            sys_ = sysfs_lines(out)
+            app = profile_value(profile, r"idProduct:\s*0x([0-9a-f]+)")
+            self.assertEqual(sys_["sys:ids"], f"2c7c:{app}")
+            self.assertEqual(sys_["sys:strings"], "Quectel/" + profile_value(profile, r'product:\s*"([^"]+)"'))
+            for i in range(4):
+                self.assertEqual(sys_[f"sys:if0{i}"], "option")
+            self.assertEqual(sys_["sys:if04"], "qmi_wwan")
+            self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "ttyUSB0", "ttyUSB1", "ttyUSB2", "ttyUSB3"])
+            self.assertIn("Revision: " + profile_value(profile, r'default_version:\s*"([^"]+)"'), out)
+            self.assertIn(f"+CSQ: {csq_of(profile)},99", out)
+
+    def test_quectel_ec25(self):
+        self.check_quectel("quectel-ec25")
+
+    def test_quectel_eg12(self):
+        self.check_quectel("quectel-eg12")
+
+    def test_sierra_mc7455(self):
+        with Guest("sierra-mc7455") as g:
+            rc, out = g.run(self.SCRIPT.replace("wwan0 20", "wwan1 20"))
+            self.assertEqual(rc, 0, out)
+            sys_ = sysfs_lines(out)
+            self.assertEqual(sys_["sys:ids"], "1199:9071")
+            for n in ("00", "02", "03"):
+                self.assertEqual(sys_[f"sys:if{n}"], "qcserial")
+            for n in ("08", "0a"):
+                self.assertEqual(sys_[f"sys:if{n}"], "qmi_wwan")
+            self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "cdc-wdm1", "ttyUSB0", "ttyUSB1", "ttyUSB2"])
+            self.assertIn("Model: MC7455", out)
+
+
+class QmicliOnTheRealNode(unittest.TestCase):
+    """qmicli in auto mode against /dev/cdc-wdm0 as qmi_wwan made it."""
+
+    def test_suite(self):
+        commands = ["--get-service-version-info", "--dms-get-manufacturer", "--dms-get-model", "--dms-get-revision",
+                    "--dms-get-ids", "--dms-get-capabilities", "--dms-uim-get-pin-status", "--dms-uim-get-iccid",
+                    "--dms-uim-get-imsi", "--dms-get-operating-mode", "--nas-get-signal-strength",
+                    "--nas-get-signal-info", "--nas-get-serving-system", "--nas-get-system-info",
+                    "--nas-get-home-network", "--uim-get-card-status", "--uim-get-slot-status",
+                    "--wda-get-data-format", "--wda-set-data-format=raw-ip", "--wds-get-packet-service-status",
+                    "--wds-get-profile-list=3gpp"]
+        script = "wait_for /dev/cdc-wdm0 20 || exit 3\n"
+        for c in commands:
+            script += f"echo '== {c}'; qmicli -d /dev/cdc-wdm0 {c} || echo FAILED\n"
+        script += ("echo '== session'; out=$(qmicli -d /dev/cdc-wdm0 --wds-start-network=apn=internet,ip-type=4 "
+                   "--client-no-release-cid); echo \"$out\"\n"
+                   "h=$(echo \"$out\" | sed -n \"s/.*handle: '\\([0-9]*\\)'.*/\\1/p\"); "
+                   "c=$(echo \"$out\" | sed -n \"s/.*CID: '\\([0-9]*\\)'.*/\\1/p\")\n"
+                   "qmicli -d /dev/cdc-wdm0 --wds-get-current-settings\n"
+                   "qmicli -d /dev/cdc-wdm0 --wds-stop-network=$h --client-cid=$c\n"
+                   "at /dev/ttyUSB2 AT+CGACT?\n")
+        p = "quectel-eg12"
+        with Guest(p) as g:
+            rc, out = g.run(script)
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("FAILED", out)
+        self.assertNotIn("error:", out)
+        self.assertIn("IMEI: '%s'" % profile_value(p, r'imei:\s*"(\d+)"'), out)
+        self.assertIn("IMSI: '%s'" % profile_value(p, r'imsi:\s*"(\d+)"'), out)
+        self.assertIn("Registration state: 'registered'", out)
+        self.assertIn("Link layer protocol: 'raw-ip'", out)
+        self.assertIn("IPv4 address: %s" % profile_value(p, r'ipv4_address:\s*"([^"]+)"'), out)
+        self.assertIn("Network stopped", out)
+
+
+class ResetPattern(unittest.TestCase):
+    """AT+CFUN=1,1 and DMS reset look in the guest's dmesg as seed 002's field log does."""
+
+    def test_cfun_and_dms_reset(self):
+        script = r"""
+wait_for /sys/class/net/wwan0 20 || exit 3
+at /dev/ttyUSB2 AT+CFUN=1,1
+wait_for /sys/class/net/wwan0 5 && usleep 500000
+wait_for /sys/class/net/wwan0 20 || exit 4
+qmicli -d /dev/cdc-wdm0 --dms-set-operating-mode=reset
+usleep 500000
+wait_for /sys/class/net/wwan0 20 || exit 5
+dmesg
+"""
+        with Guest("quectel-eg12") as g:
+            rc, out = g.run(script)
+        self.assertEqual(rc, 0, out)
+        events = re.findall(r"(USB disconnect|new high-speed USB device|now disconnected from ttyUSB\d|"
+                            r"wwan0: unregister|wwan0: register|now attached to ttyUSB\d)", out)
+        # enumerate, then twice: disconnect, ttys and wwan0 go, a new enumeration, drivers attach again
+        cycle = ["USB disconnect"] + [f"now disconnected from ttyUSB{i}" for i in range(4)] + ["wwan0: unregister",
+                 "new high-speed USB device"] + [f"now attached to ttyUSB{i}" for i in range(4)] + ["wwan0: register"]
+        first = ["new high-speed USB device"] + [f"now attached to ttyUSB{i}" for i in range(4)] + ["wwan0: register"]
+        self.assertEqual(events, first + cycle + cycle)
+        self.assertIn("Operating mode set successfully", out)
+
+
+class ModemManagerInTheGuest(unittest.TestCase):
+    def test_detect_enable_register_command(self):
+        p = "quectel-ec25"
+        script = r"""
+start_udev
+start_modemmanager
+n=0; while ! mmcli -L 2>/dev/null | grep -q Modem/ && [ $n -lt 60 ]; do sleep 1; n=$((n+1)); done
+mmcli -m any -e || exit 3
+n=0; while ! mmcli -m any | grep -qE "state: .*registered" && [ $n -lt 40 ]; do sleep 1; n=$((n+1)); done
+mmcli -m any
+mmcli -m any --command="AT+CGMI"
+"""
+        with Guest(p) as g:
+            rc, out = g.run(script, timeout=240)
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"plugin: quectel")
+        self.assertRegex(out, r"manufacturer: Quectel")
+        self.assertRegex(out, r"model: " + profile_value(p, r'model:\s*"([^"]+)"'))
+        self.assertRegex(out, r"firmware revision: " + profile_value(p, r'default_version:\s*"([^"]+)"'))
+        self.assertRegex(out, r"equipment id: " + profile_value(p, r'imei:\s*"(\d+)"'))
+        self.assertRegex(out, r"\bstate: .*registered")
+        self.assertRegex(out, r"operator id: " + profile_value(p, r'mcc:\s*"(\d+)"') + profile_value(p, r'mnc:\s*"(\d+)"'))
+        self.assertIn("response: 'Quectel'", out)
+
+
+class HotPlugAndSeveralModems(unittest.TestCase):
+    def test_two_modems_attached_through_the_monitor_and_detached(self):
+        script = r"""
+ls /dev | grep -E 'ttyUSB|cdc-wdm' && exit 3
+hotplug 0
+wait_for /dev/cdc-wdm0 20 || exit 4
+hotplug 1
+wait_for /dev/cdc-wdm2 20 || exit 5
+for d in /sys/bus/usb/devices/*; do [ -f $d/idProduct ] && echo "sys:$(basename $d) $(cat $d/idVendor):$(cat $d/idProduct)"; done
+unplug 0
+n=50; while [ -e /sys/class/net/wwan0 ] && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
+[ -e /sys/class/net/wwan0 ] && exit 6
+ls /dev | grep -E 'cdc-wdm' | tr '\n' ' '
+echo
+dmesg | grep -E 'USB disconnect'
+"""
+        with Guest("quectel-ec25", "sierra-mc7455") as g:
+            rc, out = g.run(script, hotplug=True)
+        self.assertEqual(rc, 0, out)
+        ids = sorted(v for k, v in sysfs_lines(out).items())
+        self.assertIn("2c7c:0125", ids)
+        self.assertIn("1199:9071", ids)
+        self.assertIn("USB disconnect", out)
+
+
+class PcapInTshark(unittest.TestCase):
+    def test_at_decoded(self):
+        with tempfile.TemporaryDirectory() as d:
+            pcap = os.path.join(d, "session.pcap")
+            with Guest("quectel-ec25", pcap=pcap) as g:
+                rc, out = g.run("wait_for /dev/ttyUSB2 20 || exit 3\nat /dev/ttyUSB2 ATI\n")
+                self.assertEqual(rc, 0, out)
+            r = subprocess.run(["tshark", "-r", pcap, "-Y", "at"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("Sent AT Command: ATI", r.stdout)
+            self.assertRegex(r.stdout, r"Rcvd AT Command:.*Quectel")
+            r = subprocess.run(["tshark", "-r", pcap, "-Y", "usb.bDescriptorType == 1", "-V"], capture_output=True,
+                               text=True, timeout=60)
+            self.assertIn("idVendor: Quectel Wireless Solutions Co., Ltd. (0x2c7c)", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
