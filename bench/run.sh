@@ -6,3 +6,5 @@ cmake --preset release >/dev/null
 cmake --build --preset release --target bench_at_roundtrip bench_qmi_requests
 ./build/release/bench/bench_at_roundtrip "$@"
 ./build/release/bench/bench_qmi_requests "$@"
+cmake --build --preset release --target modemu
+/usr/bin/python3 bench/testbed_bench.py "$@"

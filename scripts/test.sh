@@ -5,6 +5,7 @@
 #   2. the same suite under ASan + UBSan;
 #   3. the libFuzzer targets (clang-16), each for FUZZ_SECONDS (default 20) from its seed corpus;
 #   4. the benchmarks with their short setting (figures only, never a pass/fail limit).
+# The integration tests include the QEMU testbed (tests/testbed): real kernels, real drivers.
 # Environment: FUZZ_SECONDS, JOBS (parallel build/test jobs, default: CPU count).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,10 +50,9 @@ done
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
 
-step "benchmarks (short)"
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$jobs" --target bench_at_roundtrip bench_qmi_requests
-./build/release/bench/bench_at_roundtrip --short
-./build/release/bench/bench_qmi_requests --short
+step "benchmarks (short; figures only, from the debug build: bench/run.sh gives release figures)"
+./build/debug/bench/bench_at_roundtrip --short
+./build/debug/bench/bench_qmi_requests --short
+/usr/bin/python3 bench/testbed_bench.py --short --modemu build/debug/grpc-api/modemu
 
 step "all tests passed"

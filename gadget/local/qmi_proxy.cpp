@@ -30,7 +30,7 @@ struct QmiProxyServer::Connection {
 };
 
 QmiProxyServer::QmiProxyServer(asio::io_context& io, std::vector<Target> targets, std::string name)
-    : io_(io), targets_(std::move(targets)), acceptor_(io), alive_(std::make_shared<bool>(true)) {
+    : targets_(std::move(targets)), acceptor_(io), alive_(std::make_shared<bool>(true)) {
   stream_protocol::endpoint endpoint(std::string(1, '\0') + name);
   acceptor_.open(endpoint.protocol());
   boost::system::error_code ec;

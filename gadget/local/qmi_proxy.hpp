@@ -41,7 +41,6 @@ class QmiProxyServer final : public emulator::DeviceObserver {
   bool known(const Connection* c) const;
   void bind_session(Connection& c, const std::string& path);
 
-  boost::asio::io_context& io_;
   std::vector<Target> targets_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::list<std::unique_ptr<Connection>> connections_;

@@ -351,8 +351,9 @@ class Qmp:
         self.sock.close()
 
 
-def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=()):
+def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=(), files=None):
     """Runs `script` (shell text) in the guest with a usb-redir device per socket.
+    `files` maps guest paths to (bytes, mode) to add for this run.
     `hotplug` sockets are attached through QEMU's monitor when the script calls `hotplug N`
     (N: index in `hotplug`), and detached by `unplug N`, as an operator would on a running VM.
     Returns (exit code, the script's output, the whole console)."""
@@ -360,6 +361,8 @@ def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False,
     with tempfile.TemporaryDirectory(prefix="testbed-run-") as d:
         c = Cpio()
         c.file("test.sh", (". /lib/testbed.sh\n" + script).encode(), 0o755)
+        for name, (data, mode) in (files or {}).items():
+            c.file(name, data, mode)
         initrd = os.path.join(d, "initrd.cpio")
         with open(initrd, "wb") as f:
             f.write(read_file(base))
