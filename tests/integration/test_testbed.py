@@ -107,7 +107,11 @@ class QmicliOnTheRealNode(unittest.TestCase):
                     "--nas-get-signal-info", "--nas-get-serving-system", "--nas-get-system-info",
                     "--nas-get-home-network", "--uim-get-card-status", "--uim-get-slot-status",
                     "--wda-get-data-format", "--wda-set-data-format=raw-ip", "--wds-get-packet-service-status",
-                    "--wds-get-profile-list=3gpp"]
+                    "--wds-get-profile-list=3gpp", "--dms-get-hardware-revision", "--dms-get-software-version",
+                    "--dms-get-band-capabilities", "--dms-get-msisdn", "--dms-get-power-state",
+                    "--wds-get-default-settings=3gpp", "--wds-get-autoconnect-settings",
+                    "--wds-set-autoconnect-settings=disabled", "--wds-set-ip-family=4",
+                    "--wds-modify-profile=3gpp,1,apn=internet", "--device-open-sync --dms-get-manufacturer"]
         script = "wait_for /dev/cdc-wdm0 20 || exit 3\n"
         for c in commands:
             script += f"echo '== {c}'; qmicli -d /dev/cdc-wdm0 {c} || echo FAILED\n"
@@ -116,6 +120,9 @@ class QmicliOnTheRealNode(unittest.TestCase):
                    "h=$(echo \"$out\" | sed -n \"s/.*handle: '\\([0-9]*\\)'.*/\\1/p\"); "
                    "c=$(echo \"$out\" | sed -n \"s/.*CID: '\\([0-9]*\\)'.*/\\1/p\")\n"
                    "qmicli -d /dev/cdc-wdm0 --wds-get-current-settings\n"
+                   "qmicli -d /dev/cdc-wdm0 --wds-get-channel-rates\n"
+                   "qmicli -d /dev/cdc-wdm0 --wds-get-packet-statistics\n"
+                   "qmicli -d /dev/cdc-wdm0 --wds-get-data-bearer-technology\n"
                    "qmicli -d /dev/cdc-wdm0 --wds-stop-network=$h --client-cid=$c\n"
                    "at /dev/ttyUSB2 AT+CGACT?\n")
         p = "quectel-eg12"
@@ -123,13 +130,20 @@ class QmicliOnTheRealNode(unittest.TestCase):
             rc, out = g.run(script)
         self.assertEqual(rc, 0, out)
         self.assertNotIn("FAILED", out)
-        self.assertNotIn("error:", out)
+        self.assertNotRegex(out, r"(?m)^error:")
         self.assertIn("IMEI: '%s'" % profile_value(p, r'imei:\s*"(\d+)"'), out)
         self.assertIn("IMSI: '%s'" % profile_value(p, r'imsi:\s*"(\d+)"'), out)
         self.assertIn("Registration state: 'registered'", out)
         self.assertIn("Link layer protocol: 'raw-ip'", out)
         self.assertIn("IPv4 address: %s" % profile_value(p, r'ipv4_address:\s*"([^"]+)"'), out)
         self.assertIn("Network stopped", out)
+        self.assertIn("Max TX rate", out)
+        self.assertIn("Software version: %s" % profile_value(p, r'default_version:\s*"([^"]+)"'), out)
+        self.assertIn("MSISDN: '%s'" % profile_value(p, r'msisdn:\s*"([^"]+)"'), out)
+        distinct = set(re.findall(r"^== (--[a-z-]+)", out, re.M)) | {"--wds-start-network", "--wds-get-current-settings",
+                   "--wds-get-channel-rates", "--wds-get-packet-statistics", "--wds-get-data-bearer-technology",
+                   "--wds-stop-network"}
+        self.assertGreaterEqual(len(distinct), 30)
 
 
 class ResetPattern(unittest.TestCase):
