@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "emulator/at/at_port.hpp"
 #include "emulator/at/commands.hpp"
 #include "emulator/profile.hpp"
+#include "emulator/diag/diag_port.hpp"
 #include "emulator/qmi/qmi_function.hpp"
 
 namespace modemu::emulator {
@@ -199,11 +201,14 @@ void Modem::reset(std::string_view cause) {
   boot_timer_.start(scaled(profile().timing().reset_ms()), [this] { boot_complete(); });
 }
 
-void Modem::reset_after_reply(std::string_view cause) {
+void Modem::reset_after_reply(std::string_view cause, profile::BootMode next_mode) {
   // transports.md: an unplug right after "OK" loses the OK on the host side. The grace is for
   // the host to read the reply, so --time-scale leaves it alone.
   action_timer_.start(std::chrono::milliseconds(profile().timing().reset_reply_ms()),
-                      [this, cause = std::string(cause)] { reset(cause); });
+                      [this, cause = std::string(cause), next_mode] {
+                        next_boot_mode_ = next_mode;
+                        reset(cause);
+                      });
 }
 
 void Modem::power_off_after_reply(std::string_view cause) {
@@ -212,8 +217,9 @@ void Modem::power_off_after_reply(std::string_view cause) {
 }
 
 void Modem::boot_complete() {
-  // The boot chain decides the mode from the flash (EDL issue); until then: application.
-  profile::BootMode mode = profile::APPLICATION;
+  // A mode forced for this boot (DIAG's EDL switch), else application. Deriving the mode from
+  // the flash (an erased SBL gives EDL) comes with the flash model.
+  profile::BootMode mode = std::exchange(next_boot_mode_, profile::APPLICATION);
   if (!transition(PowerEvent::kBootComplete, state_for_mode(mode), "boot complete")) return;
   ++state_.boot_count;
   plug(mode);
@@ -245,6 +251,8 @@ void Modem::plug(profile::BootMode mode) {
     }
     if (itf.function() == profile::AT || itf.function() == profile::AT_MODEM) {
       ports_.push_back(std::make_unique<AtPort>(std::move(info), *this, *at_commands_));
+    } else if (itf.function() == profile::DIAG) {
+      ports_.push_back(std::make_unique<DiagPort>(std::move(info), *this));
     } else if (itf.function() == profile::QMI) {
       ports_.push_back(std::make_unique<QmiPort>(std::move(info), *this, *qmi_handlers_));
     } else {

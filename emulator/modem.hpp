@@ -129,7 +129,9 @@ class Modem {
   // Leaves the bus now and enumerates again after the profile's reset delay.
   void reset(std::string_view cause);
   // For commands answered before they act (AT+CFUN=1,1): the host must read the OK first.
-  void reset_after_reply(std::string_view cause);
+  // `next_mode`: the boot mode the module comes back in (a forced mode lasts one boot; the
+  // profile must have a composition for it).
+  void reset_after_reply(std::string_view cause, profile::BootMode next_mode = profile::APPLICATION);
   void power_off_after_reply(std::string_view cause);
 
   // --- model actions used by the protocol services ---------------------------------------
@@ -189,6 +191,7 @@ class Modem {
   Timer ready_timer_;
   Timer radio_timer_;
   Timer action_timer_;
+  profile::BootMode next_boot_mode_ = profile::APPLICATION;
 };
 
 }  // namespace modemu::emulator

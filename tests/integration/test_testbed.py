@@ -196,6 +196,8 @@ mmcli -m any --command="AT+CGMI"
         self.assertRegex(out, r"\bstate: .*registered")
         self.assertRegex(out, r"operator id: " + profile_value(p, r'mcc:\s*"(\d+)"') + profile_value(p, r'mnc:\s*"(\d+)"'))
         self.assertIn("response: 'Quectel'", out)
+        # DIAG answers ModemManager's QCDM probe on the DM port
+        self.assertRegex(out, r"ttyUSB0 \(qcdm\)")
 
 
 class HotPlugAndSeveralModems(unittest.TestCase):
