@@ -148,6 +148,11 @@ class Modem {
   bool radio_on() const { return state_.ready && state_.functionality == 1; }
   // SIM state as a protocol reports it: the radio state matters (CFUN=0 powers the SIM down).
   ActionResult sim_access() const;
+  // The card can be read (ICCID, PIN status) even while a PIN or PUK is still required.
+  bool card_readable() const {
+    ActionResult r = sim_access();
+    return r == ActionResult::kOk || r == ActionResult::kSimPinRequired || r == ActionResult::kSimPukRequired;
+  }
 
   // Offline (DMS operating mode 3): the radio is off and only a reset leaves it.
   bool offline() const { return state_.offline; }

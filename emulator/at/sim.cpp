@@ -16,10 +16,7 @@ AtHandler iccid_read(std::string prefix) {
   return [prefix = std::move(prefix)](AtCall& c) {
     if (c.kind() == CommandKind::kTest) return at::Outcome::ok();
     if (c.kind() != CommandKind::kAction && c.kind() != CommandKind::kRead) return at::Outcome::error();
-    ActionResult r = c.modem.sim_access();
-    if (r != ActionResult::kOk && r != ActionResult::kSimPinRequired && r != ActionResult::kSimPukRequired) {
-      return to_outcome(r);
-    }
+    if (!c.modem.card_readable()) return to_outcome(c.modem.sim_access());
     c.reply(prefix + c.modem.profile().sim().iccid());
     return at::Outcome::ok();
   };

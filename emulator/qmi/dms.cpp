@@ -104,11 +104,11 @@ void register_dms_handlers(QmiHandlerTable& t) {
   t.add(kDms, 0x0026, [](QmiCall& c) { c.reply.set(0x01, {1, 100}); });
   // UIM Get PIN Status -> 0x11 PIN1, 0x12 PIN2: {status, verify left, unblock left}
   t.add(kDms, 0x002b, [](QmiCall& c) {
-    ActionResult r = c.modem.sim_access();
-    if (r != ActionResult::kOk && r != ActionResult::kSimPinRequired && r != ActionResult::kSimPukRequired) {
+    if (!c.modem.card_readable()) {
       c.reply.fail(QmiError::kUimUninitialized);
       return;
     }
+    ActionResult r = c.modem.sim_access();
     std::uint8_t pin1 = r == ActionResult::kSimPukRequired ? kPinBlocked
                         : r == ActionResult::kSimPinRequired ? kPinEnabledNotVerified
                         : c.modem.pin_enabled() ? kPinEnabledVerified : kPinDisabled;
@@ -155,8 +155,7 @@ void register_dms_handlers(QmiHandlerTable& t) {
   });
   // UIM Get ICCID: readable while a PIN is still required.
   t.add(kDms, 0x003c, [](QmiCall& c) {
-    ActionResult r = c.modem.sim_access();
-    if (r != ActionResult::kOk && r != ActionResult::kSimPinRequired && r != ActionResult::kSimPukRequired) {
+    if (!c.modem.card_readable()) {
       c.reply.fail(QmiError::kUimUninitialized);
       return;
     }
