@@ -56,24 +56,6 @@ SierraImages sierra_images(const Modem& m) {
 
 }  // namespace
 
-QmiError to_qmi_error(ActionResult result) {
-  switch (result) {
-    case ActionResult::kOk: return QmiError::kNone;
-    case ActionResult::kNotAllowed: return QmiError::kInvalidTransition;
-    case ActionResult::kBadParameter: return QmiError::kInvalidArgument;
-    case ActionResult::kNoSim:
-    case ActionResult::kSimPinRequired:
-    case ActionResult::kSimPukRequired:
-    case ActionResult::kSimFailure:
-    case ActionResult::kSimBusy: return QmiError::kUimUninitialized;
-    case ActionResult::kWrongPassword: return QmiError::kIncorrectPin;
-    case ActionResult::kNoService: return QmiError::kNoNetworkFound;
-    case ActionResult::kNotFound: return QmiError::kInvalidArgument;
-    case ActionResult::kNotSupported: return QmiError::kNotSupported;
-  }
-  return QmiError::kInternal;
-}
-
 void register_dms_handlers(QmiHandlerTable& t) {
   // Get Capabilities -> 0x01 {max tx, max rx, data service (3 = simultaneous CS+PS),
   //   SIM (2 = supported), radio interfaces (4 GSM, 5 UMTS, 8 LTE)}
@@ -170,9 +152,8 @@ void register_dms_handlers(QmiHandlerTable& t) {
   });
   // Get Band Capabilities -> 0x01 legacy mask, 0x10 LTE mask (bit n-1 = band n), 0x12 LTE bands
   t.add(kDms, 0x0045, [](QmiCall& c) {
-    std::uint32_t band = c.modem.profile().network().band();
-    std::uint64_t mask = band >= 1 && band <= 64 ? std::uint64_t{1} << (band - 1) : 0;
-    c.reply.set(0x01, {0}).set(0x10, {mask}).set(0x12, {std::vector<qmi::Record>{{band}}});
+    c.reply.set(0x01, {0}).set(0x10, {lte_band_mask(c.modem)})
+        .set(0x12, {std::vector<qmi::Record>{{c.modem.profile().network().band()}}});
   });
   t.add(kDms, 0x0051, [](QmiCall& c) { c.reply.set(0x01, {c.modem.firmware().version()}); });
 }

@@ -152,9 +152,8 @@ void register_nas_handlers(QmiHandlerTable& t) {
   // Get System Selection Preference -> modes (GSM 1<<2, UMTS 1<<3, LTE 1<<4), bands,
   // automatic network selection.
   t.add(kNas, 0x0034, [](QmiCall& c) {
-    std::uint32_t band = c.modem.profile().network().band();
-    std::uint64_t lte = band >= 1 && band <= 64 ? std::uint64_t{1} << (band - 1) : 0;
-    c.reply.set(0x10, {0}).set(0x11, {(1u << 2) | (1u << 3) | (1u << 4)}).set(0x12, {0}).set(0x15, {lte}).set(0x16, {0});
+    c.reply.set(0x10, {0}).set(0x11, {(1u << 2) | (1u << 3) | (1u << 4)}).set(0x12, {0})
+        .set(0x15, {lte_band_mask(c.modem)}).set(0x16, {0});
   });
   t.add(kNas, 0x0050, [](QmiCall&) {});
   t.add(kNas, 0x006c, [](QmiCall&) {});

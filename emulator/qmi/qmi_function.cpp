@@ -5,10 +5,29 @@
 #include <fmt/format.h>
 
 #include "emulator/modem.hpp"
+#include "emulator/qmi/services.hpp"
 
 namespace modemu::emulator {
 
 namespace qmi = protocols::qmi;
+
+qmi::QmiError to_qmi_error(ActionResult result) {
+  switch (result) {
+    case ActionResult::kOk: return qmi::QmiError::kNone;
+    case ActionResult::kNotAllowed: return qmi::QmiError::kInvalidTransition;
+    case ActionResult::kBadParameter: return qmi::QmiError::kInvalidArgument;
+    case ActionResult::kNoSim:
+    case ActionResult::kSimPinRequired:
+    case ActionResult::kSimPukRequired:
+    case ActionResult::kSimFailure:
+    case ActionResult::kSimBusy: return qmi::QmiError::kUimUninitialized;
+    case ActionResult::kWrongPassword: return qmi::QmiError::kIncorrectPin;
+    case ActionResult::kNoService: return qmi::QmiError::kNoNetworkFound;
+    case ActionResult::kNotFound: return qmi::QmiError::kInvalidArgument;
+    case ActionResult::kNotSupported: return qmi::QmiError::kNotSupported;
+  }
+  return qmi::QmiError::kInternal;
+}
 
 void QmiHandlerTable::add(std::uint8_t service, std::uint16_t message, QmiHandler handler) {
   handlers_[{service, message}] = std::move(handler);

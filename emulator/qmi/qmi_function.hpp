@@ -57,6 +57,13 @@ void nas_model_changed(QmiFunction& function, ModelChange change);
 void wds_model_changed(QmiFunction& function, ModelChange change);
 void uim_model_changed(QmiFunction& function, ModelChange change);
 
+// A setting from a settings map, or `fallback` when it was never set.
+inline std::uint64_t setting_or(const std::map<std::string, std::uint64_t>& settings, const std::string& key,
+                                std::uint64_t fallback) {
+  auto it = settings.find(key);
+  return it == settings.end() ? fallback : it->second;
+}
+
 // What a client id carries besides its number: per-client settings and the indications it
 // asked for (keys are the services' own, e.g. "ip_family", "nas.signal_info").
 struct QmiClient {
@@ -65,10 +72,7 @@ struct QmiClient {
   QmiSession* owner = nullptr;
   std::map<std::string, std::uint64_t> settings;
 
-  std::uint64_t setting(const std::string& key, std::uint64_t fallback) const {
-    auto it = settings.find(key);
-    return it == settings.end() ? fallback : it->second;
-  }
+  std::uint64_t setting(const std::string& key, std::uint64_t fallback) const { return setting_or(settings, key, fallback); }
 };
 
 class QmiSession {
@@ -123,10 +127,7 @@ class QmiFunction {
 
   // Function-wide settings of the services ("wda.link_layer", "wds.autoconnect", ...).
   std::map<std::string, std::uint64_t> settings;
-  std::uint64_t setting(const std::string& key, std::uint64_t fallback) const {
-    auto it = settings.find(key);
-    return it == settings.end() ? fallback : it->second;
-  }
+  std::uint64_t setting(const std::string& key, std::uint64_t fallback) const { return setting_or(settings, key, fallback); }
   // WDS packet data handles of the calls started here: handle -> context id.
   std::map<std::uint32_t, std::uint32_t> packet_handles;
   std::uint32_t next_packet_handle = 0x8a4b2f01;

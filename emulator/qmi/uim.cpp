@@ -59,14 +59,21 @@ qmi::Record card_status(const Modem& m) {
   return {gw_index, kNoIndex, kNoIndex, kNoIndex, cards};
 }
 
-// The ICCID as the card stores it: BCD, low nibble first, 'F' padding.
+// Digits as a card stores them: BCD, low nibble first, padded with 'F' to `bytes`.
+std::vector<std::uint8_t> bcd(const std::string& digits, std::size_t bytes) {
+  std::vector<std::uint8_t> out;
+  for (std::size_t i = 0; i < bytes * 2; i += 2) {
+    unsigned lo = i < digits.size() ? static_cast<unsigned>(digits[i] - '0') : 0xf;
+    unsigned hi = i + 1 < digits.size() ? static_cast<unsigned>(digits[i + 1] - '0') : 0xf;
+    out.push_back(static_cast<std::uint8_t>((hi << 4) | lo));
+  }
+  return out;
+}
+
+// The ICCID as Get Slot Status lists it: one record a byte.
 std::vector<qmi::Record> iccid_bcd(const std::string& iccid) {
   std::vector<qmi::Record> out;
-  for (std::size_t i = 0; i < iccid.size(); i += 2) {
-    unsigned lo = static_cast<unsigned>(iccid[i] - '0');
-    unsigned hi = i + 1 < iccid.size() ? static_cast<unsigned>(iccid[i + 1] - '0') : 0xf;
-    out.push_back({(hi << 4) | lo});
-  }
+  for (std::uint8_t b : bcd(iccid, (iccid.size() + 1) / 2)) out.push_back({b});
   return out;
 }
 
@@ -79,15 +86,6 @@ std::uint64_t card_status_digest(const Modem& m) {
 // Elementary files as the card stores them (3GPP TS 31.102 / 51.011): what Read Transparent
 // returns. Nothing for files the emulated card does not have.
 std::optional<std::vector<std::uint8_t>> elementary_file(const Modem& m, std::uint16_t id) {
-  auto bcd = [](const std::string& digits, std::size_t bytes) {
-    std::vector<std::uint8_t> out;
-    for (std::size_t i = 0; i < bytes * 2; i += 2) {
-      unsigned lo = i < digits.size() ? static_cast<unsigned>(digits[i] - '0') : 0xf;
-      unsigned hi = i + 1 < digits.size() ? static_cast<unsigned>(digits[i + 1] - '0') : 0xf;
-      out.push_back(static_cast<std::uint8_t>((hi << 4) | lo));
-    }
-    return out;
-  };
   const auto& sim = m.profile().sim();
   switch (id) {
     case 0x2fe2:  // EF_ICCID: 10 bytes, BCD, low nibble first
