@@ -26,7 +26,7 @@ void DiagPort::from_host(std::string_view bytes) {
 
 void DiagPort::send(const protocols::Bytes& payload) {
   auto framed = diag::frame(payload);
-  to_host(std::string_view(reinterpret_cast<const char*>(framed.data()), framed.size()));
+  to_host(protocols::as_chars(framed));
 }
 
 void DiagPort::handle(const protocols::Bytes& p) {

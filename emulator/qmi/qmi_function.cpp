@@ -216,7 +216,7 @@ void QmiFunction::model_changed(ModelChange change) {
 QmiPort::QmiPort(PortInfo info, Modem& modem, const QmiHandlerTable& handlers)
     : Port(info), function_(modem, handlers, info.node_name),
       session_(function_, info.node_name, [this](protocols::ByteView b) {
-        to_host(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+        to_host(protocols::as_chars(b));
       }) {}
 
 void QmiPort::from_host(std::string_view bytes) { session_.receive(protocols::as_bytes(bytes)); }

@@ -80,7 +80,7 @@ std::vector<qmi::Record> iccid_bcd(const std::string& iccid) {
 // What the card status was when last reported, to report changes only.
 std::uint64_t card_status_digest(const Modem& m) {
   auto bytes = qmi::encode_tlv(qmi::find_message(kUim, 0x0032)->indication[0], card_status(m));
-  return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return std::hash<std::string_view>{}(protocols::as_chars(bytes));
 }
 
 // Elementary files as the card stores them (3GPP TS 31.102 / 51.011): what Read Transparent

@@ -18,8 +18,6 @@ namespace {
 // Bytes a port may hold for a host that does not read; beyond this the oldest are dropped.
 constexpr std::size_t kMaxQueued = 256 * 1024;
 
-Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
-
 }  // namespace
 
 UsbDevice::UsbDevice(Modem& modem) : modem_(modem) {
@@ -137,11 +135,10 @@ void UsbDevice::on_plug(Modem& modem) {
       Function& fn = functions_.at(number);
       if (fn.qmi) {
         // One frame per response; the notification tells the host to fetch it.
-        fn.responses.push_back(to_bytes(bytes));
-        if (fn.interrupt_in != 0) queue_in(fn.interrupt_in, std::string_view(
-            reinterpret_cast<const char*>(usb::response_available_notification(number).data()), 8));
+        fn.responses.emplace_back(bytes.begin(), bytes.end());
+        if (fn.interrupt_in != 0) queue_in(fn.interrupt_in, usb::response_available_notification(number));
       } else if (fn.bulk_in != 0 && fn.dtr) {
-        queue_in(fn.bulk_in, bytes);
+        queue_in(fn.bulk_in, protocols::as_bytes(bytes));
       }
     });
   }
@@ -161,10 +158,10 @@ void UsbDevice::on_unplug(Modem&) {
   if (listener_ != nullptr) listener_->on_disconnect(*this);
 }
 
-void UsbDevice::queue_in(std::uint8_t endpoint, std::string_view bytes) {
+void UsbDevice::queue_in(std::uint8_t endpoint, protocols::ByteView bytes) {
   auto& q = in_queues_[endpoint];
   if ((endpoint_type(endpoint)) == 3) {
-    q.push_back(to_bytes(bytes));  // notifications stay whole
+    q.emplace_back(bytes.begin(), bytes.end());  // notifications stay whole
   } else {
     if (q.empty()) q.emplace_back();
     q.back().insert(q.back().end(), bytes.begin(), bytes.end());
@@ -214,7 +211,7 @@ bool UsbDevice::write(std::uint8_t endpoint, protocols::ByteView data) {
   record('C', usb::TransferType::kBulk, endpoint, {}, 0, static_cast<std::uint32_t>(copy.size()));
   Function* f = function_for_interface(it->second.interface_number);
   if (f != nullptr && f->port != nullptr && !f->qmi) {
-    f->port->from_host(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+    f->port->from_host(protocols::as_chars(data));
   }
   // Bulk data on the QMI interface is packet data: accepted (the data path comes later).
   return true;
@@ -298,7 +295,7 @@ UsbDevice::ControlResult UsbDevice::control(const usb::SetupPacket& s, protocols
       }
       f->dtr = dtr;
     } else if (s.bRequest == usb::kSendEncapsulatedCommand && f->qmi && f->port != nullptr) {
-      f->port->from_host(std::string_view(reinterpret_cast<const char*>(out.data()), out.size()));
+      f->port->from_host(protocols::as_chars(out));
     } else if (s.bRequest == usb::kGetEncapsulatedResponse && f->qmi) {
       if (!f->responses.empty()) {
         reply(std::move(f->responses.front()));

@@ -102,7 +102,7 @@ class UsbDevice final : public DeviceObserver {
     auto it = endpoints_.find(endpoint);
     return it == endpoints_.end() ? 0 : static_cast<std::uint8_t>(it->second.descriptor.bmAttributes & 3);
   }
-  void queue_in(std::uint8_t endpoint, std::string_view bytes);
+  void queue_in(std::uint8_t endpoint, protocols::ByteView bytes);
   void record(char event, protocols::usb::TransferType type, std::uint8_t endpoint, const protocols::Bytes& data,
               std::int32_t status, std::uint32_t urb_length, std::optional<protocols::Bytes> setup = std::nullopt);
 

@@ -17,6 +17,7 @@ using ByteView = std::span<const std::uint8_t>;
 inline ByteView as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
+inline std::string_view as_chars(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
 // Reads little- or big-endian integers from a view; every read checks the bounds and a failed
 // read leaves the reader failed (ok() == false) so that callers test once at the end.
