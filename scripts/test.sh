@@ -40,8 +40,12 @@ for fuzzer in build/fuzz/tests/fuzz/fuzz_*; do
     echo "fuzz $name: $(grep -E '^stat::number_of_executed_units' "$work/log" | awk '{print $2}') runs, no crash"
     passed=$((passed + 1))
   else
-    echo "fuzz $name: FAILED; the input that broke it:"
-    ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null || true
+    # Keep what broke it: it becomes a named file in tests/fuzz/regressions/$name.
+    kept="$root/build/fuzz-findings/$name"
+    mkdir -p "$kept"
+    cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$kept/" 2>/dev/null || true
+    echo "fuzz $name: FAILED; the input that broke it is kept in $kept:"
+    ls "$kept"
     tail -40 "$work/log"
     failed=$((failed + 1))
   fi

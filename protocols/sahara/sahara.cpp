@@ -213,28 +213,25 @@ void Target::read_next() {
       [[fallthrough]];
     }
     case Step::kHeader64: {
-      bool is64 = image_[4] == 2;
-      Reader h(ByteView(image_).subspan(is64 ? 32 : 28));
-      std::uint64_t phoff = is64 ? h.le(8) : h.le32();
-      Reader h2(ByteView(image_).subspan(is64 ? 54 : 42));
-      std::uint16_t phentsize = h2.le16();
-      std::uint16_t phnum = h2.le16();
-      if (phnum == 0 || phnum > 64 || phentsize < (is64 ? 56 : 32) || phoff > kMaxImage) {
+      elf64_ = image_[4] == 2;
+      Reader h(ByteView(image_).subspan(elf64_ ? 32 : 28));
+      phoff_ = elf64_ ? h.le(8) : h.le32();
+      Reader h2(ByteView(image_).subspan(elf64_ ? 54 : 42));
+      phentsize_ = h2.le16();
+      phnum_ = h2.le16();
+      if (phnum_ == 0 || phnum_ > 64 || phentsize_ < (elf64_ ? 56 : 32) || phoff_ > kMaxImage) {
         end_image(kInvalidElfHeader);
         return;
       }
       step_ = Step::kProgramHeaders;
-      request(phoff, static_cast<std::uint64_t>(phnum) * phentsize);
+      request(phoff_, static_cast<std::uint64_t>(phnum_) * phentsize_);
       return;
     }
     case Step::kProgramHeaders: {
-      bool is64 = image_[4] == 2;
-      Reader h(ByteView(image_).subspan(is64 ? 54 : 42));
-      std::uint16_t phentsize = h.le16();
-      std::uint16_t phnum = h.le16();
+      const bool is64 = elf64_;
       std::uint64_t total = 0;
-      for (std::uint16_t i = 0; i < phnum; ++i) {
-        Reader ph(ByteView(image_).subspan(want_offset_ + static_cast<std::uint64_t>(i) * phentsize, phentsize));
+      for (std::uint16_t i = 0; i < phnum_; ++i) {
+        Reader ph(ByteView(image_).subspan(phoff_ + static_cast<std::uint64_t>(i) * phentsize_, phentsize_));
         std::uint32_t type = ph.le32();
         std::uint64_t offset = 0, filesz = 0;
         if (is64) {

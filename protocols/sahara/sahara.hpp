@@ -106,6 +106,11 @@ class Target {
     std::uint64_t offset, size;
   };
   std::vector<Segment> segments_;
+  // The ELF header's fields, kept when it is read: later reads (program headers at offset 0, say)
+  // may overwrite those bytes of the image.
+  bool elf64_ = false;
+  std::uint64_t phoff_ = 0;
+  std::uint16_t phentsize_ = 0, phnum_ = 0;
   std::size_t segment_ = 0;
   std::uint64_t segment_done_ = 0;
   std::uint32_t execute_command_ = 0;

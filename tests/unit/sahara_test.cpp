@@ -177,6 +177,23 @@ TEST_CASE("qdl's speculative HELLO_RESP, READ_DATA_64, RESET") {
   CHECK(fresh.target->state() == Target::State::kReset);
 }
 
+TEST_CASE("regression: program headers at offset 0 rewriting the ELF class overran the image") {
+  // Found by the sahara fuzz target: the program headers were parsed with the class byte as the
+  // program header read left it (ELF64) but the sizes of the ELF32 header already read.
+  Host h;
+  h.target->start();
+  h.send(h.hello_resp(kModeImageTxPending));
+  Bytes header = programmer();
+  header.resize(52);
+  header[28] = 0;  // e_phoff = 0: the program headers overlap the header
+  h.send(header);
+  CHECK(h.last_hex() == "03 00 00 00 14 00 00 00 0d 00 00 00 00 00 00 00 20 00 00 00");  // 32 bytes at 0
+  Bytes phdr(32, 0);
+  phdr[4] = 2;  // the class byte of the image now says ELF64
+  h.send(phdr);  // a PT_NULL program header: nothing to load
+  CHECK(h.last_hex() == "04 00 00 00 10 00 00 00 0d 00 00 00 14 00 00 00");
+}
+
 TEST_CASE("garbage in the hello phase brings HELLO again; a bogus length does not wedge it") {
   Host h;
   h.target->start();
