@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -46,6 +47,7 @@ struct PtyTransport::Pty {
   std::string slave_path;
   fs::path link;
   std::string pending;
+  int clients = 0;  // host programs holding the port open (inotify IN_OPEN / IN_CLOSE)
   bool writing = false;
   bool dropped_reported = false;
   std::array<char, 4096> buffer{};
@@ -188,6 +190,7 @@ void PtyTransport::drain_inotify() {
 }
 
 void PtyTransport::handle_inotify(const char* buffer, std::size_t length) {
+  std::set<Pty*> closed;
   std::size_t off = 0;
   while (off + sizeof(inotify_event) <= length) {
     inotify_event ev{};
@@ -197,21 +200,33 @@ void PtyTransport::handle_inotify(const char* buffer, std::size_t length) {
     if (it == by_watch_.end()) continue;
     Pty& pty = *it->second;
     if (ev.mask & IN_OPEN) {
-      // A client opened the port: what the module said before is stale for it.
-      ::tcflush(pty.slave, TCIFLUSH);
-      pty.pending.clear();
+      ++pty.clients;
       pty.port->host_opened();
       modem_.event("port.open", fmt::format("{} opened by a host program", pty.port->info().node_name),
                    {{"node", pty.port->info().node_name}});
     }
     if (ev.mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) {
+      pty.clients = pty.clients > 0 ? pty.clients - 1 : 0;
       // The next client must find the port raw again, whatever this one set.
       make_raw(pty.slave);
+      closed.insert(&pty);
+    }
+  }
+  // What the last client left unread is stale for the next one. It is flushed once nobody has
+  // the port open (counting opens already queued), never under a reader: a flush in the middle
+  // of a QMI frame a client is reading would leave its framer out of step.
+  for (Pty* pty : closed) {
+    if (pty->clients == 0) {
+      ::tcflush(pty->slave, TCIFLUSH);
+      pty->pending.clear();
     }
   }
 }
 
 void PtyTransport::write(Pty& pty, std::string_view bytes) {
+  // With no host program on the port, output is lost, as a module's output is when the host
+  // does not poll the tty (the USB transports drop it while DTR is down).
+  if (pty.clients == 0) return;
   pty.pending.append(bytes);
   if (pty.pending.size() > kMaxPending) {
     pty.pending.erase(0, pty.pending.size() - kMaxPending);

@@ -4,8 +4,10 @@
 // driver would name them), so host tools open DIR/ttyUSB2 as they would /dev/ttyUSB2.
 //
 // transports.md section 4: the slave is put in raw mode before any client opens it (otherwise
-// the line discipline echoes the modem's output back as input); stale bytes are flushed when a
-// client opens a port. The links vanish while the module is off the bus, like /dev/ttyUSB*.
+// the line discipline echoes the modem's output back as input). Output goes to the pty only
+// while a host program has the port open, and what the last one left unread is flushed when it
+// closes, so a client never finds stale bytes. The links vanish while the module is off the bus,
+// like /dev/ttyUSB*.
 #include <filesystem>
 #include <map>
 #include <memory>
