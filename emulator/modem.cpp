@@ -10,6 +10,9 @@
 #include "emulator/at/commands.hpp"
 #include "emulator/profile.hpp"
 #include "emulator/diag/diag_port.hpp"
+#include "emulator/edl/edl_port.hpp"
+#include "emulator/firmware/boot.hpp"
+#include "emulator/flash/flash.hpp"
 #include "emulator/qmi/qmi_function.hpp"
 
 namespace modemu::emulator {
@@ -103,7 +106,7 @@ std::string hex4(std::uint32_t v) { return fmt::format("{:04x}", v); }
 
 Modem::Modem(ModemOptions options, Clock& clock, EventLog& log)
     : options_(std::move(options)), clock_(clock), log_(log), boot_timer_(clock), ready_timer_(clock),
-      radio_timer_(clock), action_timer_(clock) {
+      radio_timer_(clock), action_timer_(clock), cut_timer_(clock), restore_timer_(clock) {
   const auto& p = options_.profile;
   std::string version = options_.firmware_version.empty() ? p.firmware().default_version() : options_.firmware_version;
   firmware_ = find_firmware(p, version);
@@ -128,6 +131,22 @@ Modem::Modem(ModemOptions options, Clock& clock, EventLog& log)
         state_.contexts.clear();
         for (const auto& c : nv.contexts()) state_.contexts[c.cid()] = PdpContextState{c.cid(), c.pdp_type(), c.apn(), false, {}};
       }
+    }
+  }
+  if (p.has_flash()) {
+    std::optional<std::filesystem::path> file;
+    if (state_dir_) file = state_dir_->path() / "flash.img";
+    flash_ = std::make_unique<Flash>(p.flash(), file);
+    if (flash_->created()) {
+      provision_flash();
+    } else {
+      auto verdict = firmware::read_boot_chain(p, *flash_);
+      if (!options_.firmware_version.empty() && verdict.version != options_.firmware_version) {
+        event("flash", fmt::format("the flash holds {}; --firmware {} programs only a blank flash (new --state-dir or --id)",
+                                   verdict.version.empty() ? "no usable firmware" : verdict.version,
+                                   options_.firmware_version));
+      }
+      adopt_version(verdict);
     }
   }
   at_commands_ = std::make_unique<AtCommandTable>(build_at_commands(*this));
@@ -211,15 +230,77 @@ void Modem::reset_after_reply(std::string_view cause, profile::BootMode next_mod
                       });
 }
 
+void Modem::power_cut(std::string_view cause) {
+  if (power_cut_pending_) return;
+  power_cut_pending_ = true;
+  cut_timer_.start(Duration::zero(), [this, cause = std::string(cause)] {
+    power_cut_pending_ = false;
+    if (!transition(PowerEvent::kPowerCut, PowerState::kPoweredOff, cause)) return;
+    boot_timer_.cancel();
+    action_timer_.cancel();
+    next_boot_mode_ = profile::BOOT_MODE_UNSPECIFIED;  // the cookie in RAM is lost with the power
+    unplug();
+    if (options_.power_restore) {
+      event("power.restore", fmt::format("power returns in {} ms",
+                                         std::chrono::duration_cast<std::chrono::milliseconds>(*options_.power_restore).count()));
+      restore_timer_.start(*options_.power_restore, [this] { power_on("power restored after the cut"); });
+    }
+  });
+}
+
+std::size_t Modem::program_budget(std::size_t wanted) {
+  if (power_cut_pending_) return 0;
+  std::uint64_t limit = options_.power_cut_after_program_bytes;
+  if (limit == 0) return wanted;
+  if (program_bytes_ >= limit) return 0;
+  std::size_t allowed = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, limit - program_bytes_));
+  program_bytes_ += allowed;
+  if (allowed < wanted || program_bytes_ == limit) {
+    options_.power_cut_after_program_bytes = 0;  // one cut per run
+    power_cut(fmt::format("power cut after {} bytes of Firehose program data", program_bytes_));
+  }
+  return allowed;
+}
+
 void Modem::power_off_after_reply(std::string_view cause) {
   action_timer_.start(std::chrono::milliseconds(profile().timing().reset_reply_ms()),
                       [this, cause = std::string(cause)] { power_off(cause); });
 }
 
+void Modem::provision_flash() {
+  std::string error;
+  if (!firmware::program_images(firmware::build_images(profile(), *firmware_), *flash_, error)) {
+    throw std::runtime_error("factory programming of the flash failed: " + error);
+  }
+  event("flash", fmt::format("blank flash factory-programmed with {}", firmware_->version()),
+        {{"firmware", firmware_->version()}});
+}
+
+void Modem::adopt_version(const firmware::BootVerdict& verdict) {
+  if (verdict.version.empty() || verdict.version == firmware_->version()) return;
+  firmware_ = find_firmware(profile(), verdict.version);
+  if (firmware_ == nullptr) {
+    // A version the catalogue does not describe still runs, with no traits of its own.
+    flashed_firmware_.Clear();
+    flashed_firmware_.set_version(verdict.version);
+    flashed_firmware_.set_full_revision(verdict.full_revision);
+    firmware_ = &flashed_firmware_;
+  }
+}
+
+profile::BootMode Modem::boot_mode_from_flash() {
+  if (!flash_) return profile::APPLICATION;
+  auto verdict = firmware::read_boot_chain(profile(), *flash_);
+  adopt_version(verdict);
+  event("boot", verdict.reason,
+        {{"mode", profile::BootMode_Name(verdict.mode)}, {"firmware", verdict.version}});
+  return verdict.mode;
+}
+
 void Modem::boot_complete() {
-  // A mode forced for this boot (DIAG's EDL switch), else application. Deriving the mode from
-  // the flash (an erased SBL gives EDL) comes with the flash model.
-  profile::BootMode mode = std::exchange(next_boot_mode_, profile::APPLICATION);
+  // A mode forced for this boot (DIAG's EDL switch), else what the boot chain finds in the flash.
+  profile::BootMode mode = std::exchange(next_boot_mode_, profile::BOOT_MODE_UNSPECIFIED);
+  if (mode == profile::BOOT_MODE_UNSPECIFIED) mode = boot_mode_from_flash();
   if (!transition(PowerEvent::kBootComplete, state_for_mode(mode), "boot complete")) return;
   ++state_.boot_count;
   plug(mode);
@@ -253,6 +334,8 @@ void Modem::plug(profile::BootMode mode) {
       ports_.push_back(std::make_unique<AtPort>(std::move(info), *this, *at_commands_));
     } else if (itf.function() == profile::DIAG) {
       ports_.push_back(std::make_unique<DiagPort>(std::move(info), *this));
+    } else if (itf.function() == profile::SAHARA && flash_) {
+      ports_.push_back(std::make_unique<EdlPort>(std::move(info), *this));
     } else if (itf.function() == profile::QMI) {
       ports_.push_back(std::make_unique<QmiPort>(std::move(info), *this, *qmi_handlers_));
     } else {
@@ -274,6 +357,7 @@ void Modem::plug(profile::BootMode mode) {
          {"mode", profile::BootMode_Name(mode)},
          {"composition", composition_->composition()}});
   for (DeviceObserver* o : std::vector<DeviceObserver*>(observers_)) o->on_plug(*this);
+  for (const auto& p : ports_) p->started();
   if (mode == profile::APPLICATION) {
     ready_timer_.start(scaled(profile().timing().ready_ms()), [this] { become_ready(); });
   }

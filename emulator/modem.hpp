@@ -22,6 +22,9 @@
 namespace modemu::emulator {
 
 class AtCommandTable;
+namespace firmware {
+struct BootVerdict;
+}
 class AtPort;
 class QmiHandlerTable;
 
@@ -29,8 +32,8 @@ enum class PowerState {
   kPoweredOff,
   kBooting,          // off the bus: power-on or reset in progress
   kApplication,
-  kQuectelDownload,  // placeholder until the download-mode issue fills it in
-  kEdl,              // placeholder until the EDL issue fills it in
+  kQuectelDownload,  // Quectel download mode: Sahara + Firehose on one interface (download flag set)
+  kEdl,              // emergency download, 05c6:9008: Sahara + Firehose
   kSierraBootHold,   // placeholder until the Sierra issue fills it in
   kDead,             // never enumerates
 };
@@ -96,7 +99,15 @@ struct ModemOptions {
   profile::Profile profile;
   std::optional<std::filesystem::path> state_root;  // nothing persists when absent (unit tests)
   double time_scale = 1.0;           // multiplies every profile delay (tests shorten them)
-  std::string firmware_version;      // "" = the profile's default
+  // The firmware a blank flash is factory-programmed with ("" = the profile's default). Once
+  // the flash holds images, the running version is what the boot chain reads from them; profiles
+  // without a flash model run this version directly.
+  std::string firmware_version;
+  // Power-cut control (edl-sahara-firehose.md; the scenario engine makes it a fault): cut the
+  // power once Firehose has written this many bytes of program data in this process (0 = never),
+  // and power on again after `power_restore` (nothing = stay off).
+  std::uint64_t power_cut_after_program_bytes = 0;
+  std::optional<Duration> power_restore = std::chrono::seconds(2);
   bool show_personal = false;        // print IMEI, IMSI, ICCID, ... in the event log
 };
 
@@ -129,10 +140,20 @@ class Modem {
   // Leaves the bus now and enumerates again after the profile's reset delay.
   void reset(std::string_view cause);
   // For commands answered before they act (AT+CFUN=1,1): the host must read the OK first.
-  // `next_mode`: the boot mode the module comes back in (a forced mode lasts one boot; the
-  // profile must have a composition for it).
-  void reset_after_reply(std::string_view cause, profile::BootMode next_mode = profile::APPLICATION);
+  // `next_mode`: a boot mode forced for the next boot only (the profile must have a composition
+  // for it); unspecified: the boot chain decides from the flash.
+  void reset_after_reply(std::string_view cause, profile::BootMode next_mode = profile::BOOT_MODE_UNSPECIFIED);
   void power_off_after_reply(std::string_view cause);
+  // The supply fails now (no shutdown, nothing saved beyond what already reached the flash);
+  // power returns after the options' power_restore. Safe to call from a port's handler: the
+  // cut happens once the handler has returned.
+  void power_cut(std::string_view cause);
+
+  // --- flash (profiles with a flash model) -------------------------------------------------
+  class Flash* flash() { return flash_.get(); }
+  // How many of `wanted` program bytes may still reach the flash before the power-cut control
+  // cuts the power; counts them. Fewer than `wanted`: the cut has been triggered.
+  std::size_t program_budget(std::size_t wanted);
 
   // --- model actions used by the protocol services ---------------------------------------
   ActionResult set_functionality(int level);
@@ -184,6 +205,10 @@ class Modem {
   Clock& clock_;
   EventLog& log_;
   const profile::Firmware* firmware_ = nullptr;
+  profile::Firmware flashed_firmware_;  // a version read from the flash that the catalogue lacks
+  std::unique_ptr<class Flash> flash_;
+  std::uint64_t program_bytes_ = 0;
+  bool power_cut_pending_ = false;
   std::unique_ptr<StateDir> state_dir_;
   std::unique_ptr<AtCommandTable> at_commands_;
   std::unique_ptr<QmiHandlerTable> qmi_handlers_;
@@ -196,7 +221,13 @@ class Modem {
   Timer ready_timer_;
   Timer radio_timer_;
   Timer action_timer_;
-  profile::BootMode next_boot_mode_ = profile::APPLICATION;
+  Timer cut_timer_;
+  Timer restore_timer_;
+  // A mode forced for the next boot (DIAG's EDL switch); unspecified: the flash decides.
+  profile::BootMode next_boot_mode_ = profile::BOOT_MODE_UNSPECIFIED;
+  void provision_flash();
+  void adopt_version(const firmware::BootVerdict& verdict);
+  profile::BootMode boot_mode_from_flash();
 };
 
 }  // namespace modemu::emulator

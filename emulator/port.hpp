@@ -42,19 +42,34 @@ class Port {
   virtual void host_opened() {}
   // The model changed; ports that report such changes to the host do so.
   virtual void model_changed(ModelChange) {}
+  // The composition is on the bus and every transport has attached its sink: a port that
+  // speaks first (the bootloader's Sahara HELLO) speaks now.
+  virtual void started() {}
 
   // Where the port's output goes; without a sink output is dropped, as a real module's output
   // is lost while no host reads it.
   void set_sink(Sink sink) { sink_ = std::move(sink); }
+  // A host program that takes the interface for itself (an updater detaching the kernel driver,
+  // QFirehose over usb2tcp): while claimed, output goes to the claimant only.
+  void claim(Sink sink) { claimed_ = std::move(sink); }
+  void release() { claimed_ = nullptr; }
+  bool claimed() const { return static_cast<bool>(claimed_); }
 
  protected:
+  // One call is one transfer: transports that keep transfer boundaries (usb2tcp frames, the
+  // bootloader's bulk pipe) keep them.
   void to_host(std::string_view bytes) {
-    if (sink_) sink_(bytes);
+    if (claimed_) {
+      claimed_(bytes);
+    } else if (sink_) {
+      sink_(bytes);
+    }
   }
 
  private:
   PortInfo info_;
   Sink sink_;
+  Sink claimed_;
 };
 
 // A function whose protocol is not emulated yet: it takes bytes and answers nothing.

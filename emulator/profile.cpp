@@ -124,6 +124,8 @@ bool quectel_full_revision_ok(std::string_view rev) {
   return parts == 4;
 }
 
+void check_flash(const profile::Profile& p, const Locator& at, const pb::Descriptor* root);
+
 void validate(const profile::Profile& p, const Locator& at) {
   const pb::Descriptor* root = profile::Profile::descriptor();
   if (p.name().empty()) at.fail(root, {{"name", 0}}, "is missing");
@@ -259,6 +261,47 @@ void validate(const profile::Profile& p, const Locator& at) {
   for (int i = 0; i < p.data().default_contexts_size(); ++i) {
     const auto& ctx = p.data().default_contexts(i);
     if (ctx.cid() < 1 || ctx.cid() > 15) at.fail(root, {{"data", 0}, {"default_contexts", i}, {"cid", 0}}, "must be 1..15");
+  }
+  if (p.has_flash()) check_flash(p, at, root);
+}
+
+// The flash model's promises: a power-of-two geometry, an SBL at block 0 that the boot chain
+// needs, one partition carrying the version, and every partition inside the device.
+void check_flash(const profile::Profile& p, const Locator& at, const pb::Descriptor* root) {
+  const auto& f = p.flash();
+  auto pow2 = [](std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; };
+  if (!pow2(f.page_size()) || f.page_size() < 512) at.fail(root, {{"flash", 0}, {"page_size", 0}}, "must be a power of two >= 512");
+  if (!pow2(f.pages_per_block())) at.fail(root, {{"flash", 0}, {"pages_per_block", 0}}, "must be a power of two");
+  if (f.blocks() == 0) at.fail(root, {{"flash", 0}, {"blocks", 0}}, "is missing");
+  if (f.memory_name().empty()) at.fail(root, {{"flash", 0}, {"memory_name", 0}}, "is missing");
+  if (f.programmer().empty()) at.fail(root, {{"flash", 0}, {"programmer", 0}}, "is missing");
+  if (f.max_payload_to_target() < f.page_size()) {
+    at.fail(root, {{"flash", 0}, {"max_payload_to_target", 0}}, "must be at least one page");
+  }
+  if (f.partitions_size() == 0 || !f.partitions(0).boot() || f.partitions(0).file().empty()) {
+    at.fail(root, {{"flash", 0}, {"partitions", 0}}, "the first partition must be the SBL: boot: true with a file");
+  }
+  std::uint64_t blocks = 0;
+  int versions = 0;
+  std::set<std::string> labels;
+  for (int i = 0; i < f.partitions_size(); ++i) {
+    const auto& part = f.partitions(i);
+    if (part.label().empty() || !labels.insert(part.label()).second) {
+      at.fail(root, {{"flash", 0}, {"partitions", i}, {"label", 0}}, "is missing or used twice");
+    }
+    if (part.blocks() == 0) at.fail(root, {{"flash", 0}, {"partitions", i}, {"blocks", 0}}, "is missing");
+    if ((part.boot() || part.carries_version()) && part.file().empty()) {
+      at.fail(root, {{"flash", 0}, {"partitions", i}, {"file", 0}}, "a boot partition needs an image file");
+    }
+    if (part.carries_version()) ++versions;
+    blocks += part.blocks();
+  }
+  if (blocks > f.blocks()) {
+    at.fail(root, {{"flash", 0}, {"partitions", 0}}, fmt::format("partitions take {} blocks, the flash has {}", blocks, f.blocks()));
+  }
+  if (versions != 1) at.fail(root, {{"flash", 0}, {"partitions", 0}}, "exactly one partition must carry_version");
+  if (find_composition(p, profile::EDL) == nullptr) {
+    at.fail(root, {{"usb", 0}}, "a profile with a flash needs an EDL composition (where an erased SBL leaves it)");
   }
 }
 

@@ -110,6 +110,7 @@ void UsbDevice::build(const profile::UsbComposition& c) {
     }
     Function& f = functions_[d.bInterfaceNumber];
     f.qmi = itf.function() == profile::QMI;
+    f.packets = itf.function() == profile::SAHARA;
     for (const auto& ep : itf.endpoints()) {
       usb::EndpointDescriptor e{static_cast<std::uint8_t>(ep.bendpointaddress()), static_cast<std::uint8_t>(ep.bmattributes()),
                                 static_cast<std::uint16_t>(ep.wmaxpacketsize()), static_cast<std::uint8_t>(ep.binterval())};
@@ -137,6 +138,8 @@ void UsbDevice::on_plug(Modem& modem) {
         // One frame per response; the notification tells the host to fetch it.
         fn.responses.emplace_back(bytes.begin(), bytes.end());
         if (fn.interrupt_in != 0) queue_in(fn.interrupt_in, usb::response_available_notification(number));
+      } else if (fn.bulk_in != 0 && fn.packets) {
+        queue_in(fn.bulk_in, protocols::as_bytes(bytes), true);
       } else if (fn.bulk_in != 0 && fn.dtr) {
         queue_in(fn.bulk_in, protocols::as_bytes(bytes));
       }
@@ -158,9 +161,9 @@ void UsbDevice::on_unplug(Modem&) {
   if (listener_ != nullptr) listener_->on_disconnect(*this);
 }
 
-void UsbDevice::queue_in(std::uint8_t endpoint, protocols::ByteView bytes) {
+void UsbDevice::queue_in(std::uint8_t endpoint, protocols::ByteView bytes, bool whole) {
   auto& q = in_queues_[endpoint];
-  if ((endpoint_type(endpoint)) == 3) {
+  if (whole || endpoint_type(endpoint) == 3) {
     q.emplace_back(bytes.begin(), bytes.end());  // notifications stay whole
   } else {
     if (q.empty()) q.emplace_back();

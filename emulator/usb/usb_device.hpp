@@ -85,6 +85,10 @@ class UsbDevice final : public DeviceObserver {
   struct Function {
     Port* port = nullptr;
     bool qmi = false;
+    // The bootloader's bulk pipe (SAHARA): every output is one transfer, kept whole (Sahara and
+    // Firehose hosts read one packet or document per transfer), and it flows without DTR, as
+    // usbfs clients (qdl, QFirehose) never raise it.
+    bool packets = false;
     std::uint8_t bulk_in = 0, bulk_out = 0, interrupt_in = 0;
     // A serial function's output goes out only while the host holds the port open (DTR up, CDC
     // SET_CONTROL_LINE_STATE): what the module says with nobody listening is lost, as on the
@@ -102,7 +106,7 @@ class UsbDevice final : public DeviceObserver {
     auto it = endpoints_.find(endpoint);
     return it == endpoints_.end() ? 0 : static_cast<std::uint8_t>(it->second.descriptor.bmAttributes & 3);
   }
-  void queue_in(std::uint8_t endpoint, protocols::ByteView bytes);
+  void queue_in(std::uint8_t endpoint, protocols::ByteView bytes, bool whole = false);
   void record(char event, protocols::usb::TransferType type, std::uint8_t endpoint, const protocols::Bytes& data,
               std::int32_t status, std::uint32_t urb_length, std::optional<protocols::Bytes> setup = std::nullopt);
 

@@ -16,15 +16,15 @@ import testbed  # noqa: E402
 class Guest:
     """A modemu usbredir listener per profile, and the guest that attaches them."""
 
-    def __init__(self, *profiles, time_scale="0.1", pcap=None):
+    def __init__(self, *profiles, time_scale="0.1", pcap=None, extra=()):
         self.dir = tempfile.mkdtemp(prefix="modemu-tb-")
         self.modems = []
         for i, p in enumerate(profiles):
             sock = os.path.join(self.dir, f"m{i}.sock")
-            extra = ["--transport", "usbredir", "--listen", "unix:" + sock]
+            args = ["--transport", "usbredir", "--listen", "unix:" + sock, *extra]
             if pcap:
-                extra += ["--pcap", pcap]
-            m = Modemu(*extra, profile=p, time_scale=time_scale, workdir=os.path.join(self.dir, f"w{i}"))
+                args += ["--pcap", pcap]
+            m = Modemu(*args, profile=p, time_scale=time_scale, workdir=os.path.join(self.dir, f"w{i}"))
             m.wait_kind("start")
             m.sock = sock
             self.modems.append(m)
@@ -223,6 +223,126 @@ dmesg | grep -E 'USB disconnect'
         self.assertIn("2c7c:0125", ids)
         self.assertIn("1199:9071", ids)
         self.assertIn("USB disconnect", out)
+
+
+def firmware_package(profile, version, directory):
+    """`modemu firmware build`, and the package as guest files under /pkg."""
+    out = os.path.join(directory, "pkg")
+    r = subprocess.run([os.environ["MODEMU"], "firmware", "build", "--profile", profile, "--version", version,
+                        "-o", out, "--quiet"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(r.stderr)
+    files = {}
+    for base, _, names in os.walk(out):
+        for n in names:
+            path = os.path.join(base, n)
+            with open(path, "rb") as f:
+                files["pkg/" + os.path.relpath(path, out)] = (f.read(), 0o644)
+    return files
+
+
+# The guest's side of an update, as a router's updater does it: QFirehose's DIAG switch on the DM
+# port, then qdl (linux-msm/qdl, usbfs) on the 05c6:9008 device qcserial bound.
+EDL_GUEST_LIB = r"""
+edl_switch() {
+  stty -F /dev/ttyUSB0 raw -echo
+  printf '\113\145\001\000\124\017\176' > /dev/ttyUSB0
+}
+# usb_count VID PID: devices with that identity on the bus
+usb_count() {
+  n=0
+  for d in /sys/bus/usb/devices/*; do
+    [ -f "$d/idVendor" ] && [ "$(cat $d/idVendor)" = "$1" ] && [ "$(cat $d/idProduct)" = "$2" ] && n=$((n+1))
+  done
+  echo $n
+}
+# wait_usb VID PID [SECONDS]
+wait_usb() {
+  n=$(( ${3:-20} * 10 ))
+  while [ "$(usb_count $1 $2)" = 0 ] && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
+  [ "$(usb_count $1 $2)" != 0 ]
+}
+# wait_dmesg COUNT PATTERN [SECONDS]: until PATTERN appears COUNT times in dmesg
+wait_dmesg() {
+  n=$(( ${3:-20} * 10 ))
+  while [ "$(dmesg | grep -c "$2")" -lt "$1" ] && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
+  [ "$(dmesg | grep -c "$2")" -ge "$1" ]
+}
+flash() {
+  (cd /pkg/update/firehose && qdl --storage nand prog_nand_firehose_sdx20.mbn rawprogram_nand_p4K_b256K_update.xml \
+      patch_p4K_b256K.xml)
+}
+"""
+
+
+class FirmwareUpdateWithQdl(unittest.TestCase):
+    """Issue 5's acceptance: qdl flashes a package into an EG12 put into EDL by the DIAG switch."""
+
+    def test_update_a09_to_a12(self):
+        script = EDL_GUEST_LIB + r"""
+wait_for /dev/cdc-wdm0 20 || exit 3
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+edl_switch
+wait_usb 05c6 9008 20 || exit 4
+wait_dmesg 1 "Qualcomm USB modem converter now attached" 10 || exit 5
+echo "sys: 9008 $(usb_count 05c6 9008) interfaces $(cat /sys/bus/usb/devices/*/bNumInterfaces | tr -d ' ' | tr '
+' ' ')"
+flash
+echo "qdl-rc=$?"
+wait_usb 2c7c 0512 30 || exit 6
+wait_for /dev/cdc-wdm0 20 || exit 7
+wait_for /dev/ttyUSB2 20 || exit 8
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+at /dev/ttyUSB2 AT+QGMR
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = firmware_package("quectel-eg12", "EG12EAPAR01A12M4G", d)
+            with Guest("quectel-eg12", extra=["--firmware", "EG12EAPAR01A09M4G"]) as g:
+                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=240, files=files)
+                m = g.modems[0]
+                self.assertEqual(rc, 0, console[-6000:])
+                m.wait_event(lambda e: e["kind"] == "boot" and e.get("fields", {}).get("firmware") == "EG12EAPAR01A12M4G"
+                             and e.get("fields", {}).get("mode") == "APPLICATION", timeout=5, what="boot into A12")
+        self.assertIn("Revision: 'EG12EAPAR01A09M4G'", out)
+        self.assertIn("sys: 9008 1", out)
+        self.assertIn("qdl-rc=0", out)
+        self.assertIn("Revision: 'EG12EAPAR01A12M4G'", out)
+        self.assertRegex(out, r"AT\+QGMR\nEG12EAPAR01A12M4G_01\.001\.01\.001\n\nOK")
+
+    def test_power_cut_leaves_edl_and_flashing_again_recovers(self):
+        script = EDL_GUEST_LIB + r"""
+wait_for /dev/ttyUSB0 20 || exit 3
+edl_switch
+wait_usb 05c6 9008 20 || exit 4
+wait_dmesg 1 "Qualcomm USB modem converter now attached" 10 || exit 5
+flash > /tmp/qdl1.log 2>&1 &
+q=$!
+# the cut: the module drops off the bus in the middle of the update...
+wait_dmesg 2 "USB disconnect" 90 || { cat /tmp/qdl1.log; exit 6; }
+# ...and on the next power-on it is in emergency download, qcserial bound again
+wait_dmesg 2 "Qualcomm USB modem converter now attached" 20 || exit 7
+echo "sys: after-cut 9008 $(usb_count 05c6 9008) 0512 $(usb_count 2c7c 0512)"
+kill $q 2>/dev/null; wait $q 2>/dev/null
+flash
+echo "qdl-rc=$?"
+wait_usb 2c7c 0512 30 || exit 8
+wait_for /dev/cdc-wdm0 20 || exit 9
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = firmware_package("quectel-eg12", "EG12EAPAR01A12M4G", d)
+            extra = ["--firmware", "EG12EAPAR01A09M4G", "--power-cut-after-program", "40K", "--power-off-time", "1s"]
+            with Guest("quectel-eg12", extra=extra) as g:
+                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=240, files=files)
+                m = g.modems[0]
+                self.assertEqual(rc, 0, console[-6000:])
+                cut = m.wait_kind("power", "power cut after", timeout=5)
+                edl = m.wait_event(lambda e: e["kind"] == "boot" and e.get("fields", {}).get("mode") == "EDL",
+                                   timeout=5, what="boot into EDL from the flash")
+                self.assertIn("SBL unusable", edl["message"])
+        self.assertIn("sys: after-cut 9008 1 0512 0", out)
+        self.assertIn("qdl-rc=0", out)
+        self.assertIn("Revision: 'EG12EAPAR01A12M4G'", out)
 
 
 class PcapInTshark(unittest.TestCase):
