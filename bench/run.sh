@@ -8,3 +8,4 @@ cmake --build --preset release --target bench_at_roundtrip bench_qmi_requests
 ./build/release/bench/bench_qmi_requests "$@"
 cmake --build --preset release --target modemu
 /usr/bin/python3 bench/testbed_bench.py "$@"
+/usr/bin/python3 bench/firehose_usb2tcp.py "$@"

@@ -58,5 +58,6 @@ step "benchmarks (short; figures only, from the debug build: bench/run.sh gives 
 ./build/debug/bench/bench_at_roundtrip --short
 ./build/debug/bench/bench_qmi_requests --short
 /usr/bin/python3 bench/testbed_bench.py --short --modemu build/debug/grpc-api/modemu
+/usr/bin/python3 bench/firehose_usb2tcp.py --short --modemu build/debug/grpc-api/modemu
 
 step "all tests passed"

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -16,9 +17,11 @@
 #include "emulator/state_dir.hpp"
 #include "gadget/local/pty_transport.hpp"
 #include "gadget/local/qmi_proxy.hpp"
+#include "gadget/usb2tcp/usb2tcp_server.hpp"
 #include "gadget/usbredir/usbredir_server.hpp"
 #include "emulator/usb/usb_device.hpp"
 #include "grpc-api/cli/commands.hpp"
+#include "grpc-api/cli/sizes.hpp"
 #include "scenarios/fleet.hpp"
 
 namespace modemu::cli {
@@ -43,6 +46,9 @@ struct RunOptions {
   bool show_personal = false;
   std::string listen;
   std::string pcap;
+  std::string usb2tcp;  // ADDR:PORT for QFirehose -p
+  std::string power_cut_after_program;  // SIZE
+  std::string power_off_time = "2s";    // DURATION or "never"
 };
 
 int run(const RunOptions& o) {
@@ -79,6 +85,26 @@ int run(const RunOptions& o) {
   modem_options.time_scale = o.time_scale;
   modem_options.firmware_version = o.firmware;
   modem_options.show_personal = o.show_personal;
+  if (!o.power_cut_after_program.empty()) {
+    auto bytes = parse_size(o.power_cut_after_program);
+    if (!bytes || *bytes == 0) {
+      std::fprintf(stderr, "modemu run: error: --power-cut-after-program \"%s\" is not a size (examples: 300K, 5M)\n",
+                   o.power_cut_after_program.c_str());
+      return kExitUsage;
+    }
+    modem_options.power_cut_after_program_bytes = *bytes;
+  }
+  if (o.power_off_time == "never") {
+    modem_options.power_restore.reset();
+  } else {
+    em::Duration off{};
+    if (!em::parse_duration(o.power_off_time, off)) {
+      std::fprintf(stderr, "modemu run: error: --power-off-time \"%s\" is not a duration or \"never\"\n",
+                   o.power_off_time.c_str());
+      return kExitUsage;
+    }
+    modem_options.power_restore = off;
+  }
   fs::path dev_dir = o.dev_dir.empty() ? state_root / modem_options.id / "dev" : fs::path(o.dev_dir);
 
   boost::asio::io_context io;
@@ -125,6 +151,21 @@ int run(const RunOptions& o) {
     proxy = std::make_unique<gadget::QmiProxyServer>(io, std::vector<gadget::QmiProxyServer::Target>{{&modem, dev_dir}});
     log.emit("", "qmi.proxy", "serving libqmi's qmi-proxy protocol on the abstract socket \"qmi-proxy\" (qmicli -p)");
   }
+  // QFirehose's TCP transport, beside whichever transport carries the other ports: the DM
+  // interface, and the Sahara interface after the EDL switch, claimed by one client at a time.
+  std::unique_ptr<gadget::Usb2TcpServer> usb2tcp;
+  if (!o.usb2tcp.empty()) {
+    try {
+      usb2tcp = std::make_unique<gadget::Usb2TcpServer>(io, modem, o.usb2tcp);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+      return kExitUsage;
+    }
+    log.emit("", "usb2tcp",
+             fmt::format("serving the DM / EDL interface over QFirehose's TCP framing on {} (QFirehose -p {})",
+                         usb2tcp->address(), usb2tcp->address()),
+             {{"address", usb2tcp->address()}});
+  }
   const auto& p = modem.profile();
   std::string where = usb ? fmt::format("usbredir on {}", o.listen) : fmt::format("ports in {}", dev_dir.string());
   log.emit("", "start",
@@ -133,6 +174,16 @@ int run(const RunOptions& o) {
            {{"profile", p.name()}, {"firmware", modem.firmware().version()}, {"dev_dir", dev_dir.string()},
             {"pid", std::to_string(::getpid())}});
 
+  // SIGUSR1: the power-cut control from outside (a test harness, a shell): the supply fails now.
+  boost::asio::signal_set cut_signal(io, SIGUSR1);
+  std::function<void()> wait_cut = [&] {
+    cut_signal.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      modem.power_cut("SIGUSR1 power cut");
+      wait_cut();
+    });
+  };
+  wait_cut();
   bool stopping = false;
   auto stop = [&](std::string_view cause) {
     if (stopping) return;
@@ -142,6 +193,7 @@ int run(const RunOptions& o) {
     transport.reset();
     usbredir.reset();
     usb_device.reset();
+    cut_signal.cancel();
     log.emit("", "stop", fmt::format("stopped ({})", cause));
     io.stop();
   };
@@ -186,6 +238,10 @@ void add_run_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--listen", o->listen,
                   "Where a USB transport listens: unix:PATH or tcp:HOST:PORT (HOST defaults to 127.0.0.1)");
+  cmd->add_option("--usb2tcp", o->usb2tcp,
+                  "Serve the DM interface, and the EDL interface after the switch, over QFirehose's TCP framing "
+                  "on ADDR:PORT, a numeric IPv4 address (QFirehose -p ADDR:9008); works beside --transport")
+      ->type_name("ADDR:PORT");
   cmd->add_option("--pcap", o->pcap, "Write every USB transfer to FILE (usbmon pcap, for Wireshark / tshark)");
   cmd->add_option("--dev-dir", o->dev_dir,
                   "Directory for the port links (ttyUSB0 ...); default: STATE-DIR/ID/dev");
@@ -193,13 +249,23 @@ void add_run_command(CLI::App& app, Action& action) {
                   "Where modems keep their state, one subdirectory per modem id; default: "
                   "$XDG_STATE_HOME/modemu or ~/.local/state/modemu");
   cmd->add_option("--id", o->id, "Modem id (names its state directory and its events); default: the profile name");
-  cmd->add_option("--firmware", o->firmware, "Firmware version from the profile's catalogue; default: the profile's");
+  cmd->add_option("--firmware", o->firmware,
+                  "Firmware version from the profile's catalogue; default: the profile's. On modules with a flash "
+                  "model it is what a blank flash is factory-programmed with: afterwards the version is read "
+                  "from the flashed images");
   cmd->add_option("--time-scale", o->time_scale,
                   "Multiply every module delay (boot, reset, registration) by this factor, e.g. 0.05")
       ->check(CLI::Range(0.0001, 100.0))
       ->capture_default_str();
   cmd->add_option("--event-log", o->event_log, "Also append every event to FILE as JSON lines");
   cmd->add_option("--duration", o->duration, "Stop by itself after this time (e.g. 30s, 5m)");
+  cmd->add_option("--power-cut-after-program", o->power_cut_after_program,
+                  "Cut the power once Firehose has written SIZE bytes of program data (e.g. 300K): an update "
+                  "interrupted at that point. SIGUSR1 cuts the power at any moment")
+      ->type_name("SIZE");
+  cmd->add_option("--power-off-time", o->power_off_time,
+                  "How long the power stays off after a cut before the module powers on again, or \"never\"")
+      ->capture_default_str();
   cmd->add_flag("--qmi-proxy", o->qmi_proxy,
                 "Also serve libqmi's qmi-proxy protocol on the abstract unix socket \"qmi-proxy\", so that "
                 "`qmicli -p -d DIR/cdc-wdm0 ...` works (private inside `unshare -n`)");
