@@ -71,21 +71,24 @@ struct AsioClock::Entry {
   std::function<void()> fn;
 };
 
-AsioClock::AsioClock(boost::asio::io_context& io) : io_(io), start_(std::chrono::steady_clock::now()) {}
+AsioClock::AsioClock(boost::asio::io_context& io, double speed)
+    : io_(io), start_(std::chrono::steady_clock::now()), speed_(speed > 0 ? speed : 1.0) {}
 
 AsioClock::~AsioClock() {
   for (auto& [id, entry] : timers_) entry->timer.cancel();
 }
 
 TimePoint AsioClock::now() const {
-  return TimePoint(std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - start_));
+  auto real = std::chrono::steady_clock::now() - start_;
+  if (speed_ == 1.0) return TimePoint(std::chrono::duration_cast<Duration>(real));
+  return TimePoint(Duration(static_cast<std::int64_t>(static_cast<double>(std::chrono::duration_cast<Duration>(real).count()) * speed_)));
 }
 
 Clock::TimerId AsioClock::call_after(Duration delay, std::function<void()> fn) {
   TimerId id = next_id_++;
   auto entry = std::make_shared<Entry>(io_);
   entry->fn = std::move(fn);
-  entry->timer.expires_after(delay);
+  entry->timer.expires_after(speed_ == 1.0 ? delay : Duration(static_cast<std::int64_t>(static_cast<double>(delay.count()) / speed_)));
   timers_.emplace(id, entry);
   // The handler holds the entry by value: it stays valid even if the clock drops it meanwhile.
   entry->timer.async_wait([this, id, entry](const boost::system::error_code& ec) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <utility>
@@ -63,6 +64,11 @@ class VirtualClock final : public Clock {
   // Runs timers until none is left or `limit` have fired; returns how many fired.
   std::size_t run_until_idle(std::size_t limit = 1'000'000);
   std::size_t pending() const { return timers_.size(); }
+  // When the next timer is due, if one is set.
+  std::optional<TimePoint> next_due() const {
+    if (timers_.empty()) return std::nullopt;
+    return timers_.begin()->first.at;
+  }
 
  private:
   struct Key {
@@ -79,7 +85,9 @@ class VirtualClock final : public Clock {
 // Real time on an Asio io_context; callbacks run on that context.
 class AsioClock final : public Clock {
  public:
-  explicit AsioClock(boost::asio::io_context& io);
+  // `speed`: how many clock seconds pass per real second (scenarios fast-forwarded with
+  // --speed N while real clients are attached).
+  explicit AsioClock(boost::asio::io_context& io, double speed = 1.0);
   ~AsioClock() override;
   TimePoint now() const override;
   TimerId call_after(Duration delay, std::function<void()> fn) override;
@@ -89,6 +97,7 @@ class AsioClock final : public Clock {
   struct Entry;
   boost::asio::io_context& io_;
   std::chrono::steady_clock::time_point start_;
+  double speed_ = 1.0;
   TimerId next_id_ = 1;
   std::map<TimerId, std::shared_ptr<Entry>> timers_;
 };

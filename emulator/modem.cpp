@@ -11,6 +11,7 @@
 #include "emulator/profile.hpp"
 #include "emulator/diag/diag_port.hpp"
 #include "emulator/edl/edl_port.hpp"
+#include "emulator/faults/faults.hpp"
 #include "emulator/firmware/boot.hpp"
 #include "emulator/flash/flash.hpp"
 #include "emulator/qmi/qmi_function.hpp"
@@ -119,6 +120,7 @@ Modem::Modem(ModemOptions options, Clock& clock, EventLog& log)
   if (options_.state_root) state_dir_ = std::make_unique<StateDir>(*options_.state_root, options_.id);
 
   state_.sim = p.sim().state();
+  state_.network = p.network();
   state_.signal = p.network().signal();
   for (const auto& c : p.data().default_contexts()) {
     state_.contexts[c.cid()] = PdpContextState{c.cid(), c.pdp_type(), c.apn(), false, {}};
@@ -138,7 +140,7 @@ Modem::Modem(ModemOptions options, Clock& clock, EventLog& log)
     if (state_dir_) file = state_dir_->path() / "flash.img";
     flash_ = std::make_unique<Flash>(p.flash(), file);
     if (flash_->created()) {
-      provision_flash();
+      factory_pending_ = true;  // programmed at the first power-on
     } else {
       auto verdict = firmware::read_boot_chain(p, *flash_);
       if (!options_.firmware_version.empty() && verdict.version != options_.firmware_version) {
@@ -197,6 +199,11 @@ bool Modem::transition(PowerEvent ev, PowerState to, std::string_view cause) {
 }
 
 void Modem::power_on(std::string_view cause) {
+  if (dead_) {
+    event("power.refused", fmt::format("power-on refused: the module is dead ({})", cause));
+    return;
+  }
+  program_factory_flash();
   if (!transition(PowerEvent::kPowerOn, PowerState::kBooting, cause)) return;
   state_.functionality = 1;
   state_.offline = false;
@@ -228,6 +235,135 @@ void Modem::reset_after_reply(std::string_view cause, profile::BootMode next_mod
                         next_boot_mode_ = next_mode;
                         reset(cause);
                       });
+}
+
+// A firmware trait is a fault bound to a firmware version: what the running application brings
+// with it. Flashing another version changes them at the next boot into it.
+void Modem::apply_traits() {
+  if (firmware_->version() == traits_version_) return;
+  if (!trait_faults_.empty()) {
+    event("fault", fmt::format("firmware {} traits end", traits_version_));
+    trait_faults_.clear();
+  }
+  traits_version_ = firmware_->version();
+  faults::Rng rng(std::hash<std::string>{}(options_.id + "/" + traits_version_));
+  for (const auto& t : firmware_->traits()) {
+    faults::Params params(t.params().begin(), t.params().end());
+    // Trait timings are profile delays: --time-scale scales them with the others.
+    const faults::FaultType* type = faults::find(t.fault());
+    if (type == nullptr) {
+      event("fault.refused", fmt::format("firmware {} names unknown fault {}", traits_version_, t.fault()));
+      continue;
+    }
+    for (const auto& spec : type->params) {
+      Duration d{};
+      if (spec.kind == "duration" && params.count(spec.name) != 0 && parse_duration(params[spec.name], d)) {
+        params[spec.name] = format_duration(Duration(static_cast<std::int64_t>(static_cast<double>(d.count()) * options_.time_scale)));
+      }
+    }
+    event("fault.trait", fmt::format("firmware {}: {} ({})", traits_version_, t.fault(), t.description()),
+          {{"fault", t.fault()}, {"firmware", traits_version_}});
+    try {
+      trait_faults_.push_back(faults::activate(*this, t.fault(), std::move(params), rng));
+    } catch (const std::invalid_argument& e) {
+      event("fault.refused", fmt::format("firmware {} trait: {}", traits_version_, e.what()));
+    }
+  }
+}
+
+void Modem::reset_for(std::string_view cause, Duration downtime) {
+  if (!transition(PowerEvent::kReset, PowerState::kBooting, cause)) return;
+  action_timer_.cancel();
+  unplug();
+  state_.functionality = 1;
+  state_.offline = false;
+  state_.sim_powered = true;
+  boot_timer_.start(downtime, [this] { boot_complete(); });
+}
+
+void Modem::die(std::string_view cause) {
+  if (dead_) return;
+  dead_ = true;
+  boot_timer_.cancel();
+  action_timer_.cancel();
+  restore_timer_.cancel();
+  if (power_ != PowerState::kPoweredOff && power_ != PowerState::kBooting) {
+    transition(PowerEvent::kPowerCut, PowerState::kPoweredOff, cause);
+    unplug();
+  }
+  transition(PowerEvent::kDie, PowerState::kDead, cause);
+}
+
+void Modem::revive(std::string_view cause) {
+  if (!dead_) return;
+  dead_ = false;
+  transition(PowerEvent::kPowerOff, PowerState::kPoweredOff, cause);
+  power_on(cause);
+}
+
+void Modem::force_boot_mode(std::optional<profile::BootMode> mode, std::string_view cause) {
+  if (mode && find_composition(profile(), *mode) == nullptr) {
+    event("fault.refused", fmt::format("{}: the profile has no {} composition", cause, profile::BootMode_Name(*mode)));
+    return;
+  }
+  forced_mode_ = mode;
+  if (power_ != PowerState::kPoweredOff && power_ != PowerState::kDead) reset(cause);
+}
+
+void Modem::set_qmi_silent(bool silent, std::string_view cause) {
+  if (qmi_silent_ == silent) return;
+  qmi_silent_ = silent;
+  event("qmi.silence", fmt::format("QMI {} ({})", silent ? "stops answering, USB stays up" : "answers again", cause),
+        {{"silent", silent ? "true" : "false"}});
+}
+
+void Modem::set_sim_state(profile::SimState sim, std::string_view cause) {
+  if (state_.sim == sim) return;
+  auto from = state_.sim;
+  state_.sim = sim;
+  event("sim", fmt::format("{} -> {} ({})", profile::SimState_Name(from), profile::SimState_Name(sim), cause),
+        {{"from", profile::SimState_Name(from)}, {"to", profile::SimState_Name(sim)}});
+  notify(ModelChange::kSim);
+  if (sim == profile::SIM_READY) {
+    start_radio();
+  } else if (registered() || state_.registration == RegStatus::kSearching) {
+    radio_timer_.cancel();
+    set_registration(RegStatus::kNotRegistered, "no usable SIM");
+  }
+}
+
+void Modem::set_registration_override(std::optional<RegStatus> status, std::string_view cause) {
+  registration_override_ = status;
+  if (status) {
+    if (radio_on()) set_registration(*status, cause);
+  } else if (radio_on()) {
+    set_registration(RegStatus::kSearching, cause);
+    start_radio();
+  }
+}
+
+void Modem::set_roaming(bool roaming, std::string_view cause) {
+  state_.network.set_roaming(roaming);
+  if (registered()) set_registration(roaming ? RegStatus::kRoaming : RegStatus::kHome, cause);
+}
+
+void Modem::set_signal(const profile::Signal& signal, std::string_view cause) {
+  state_.signal = signal;
+  event("radio.signal", fmt::format("RSRP {} dBm, RSRQ {} dB, SINR {} dB ({})", signal.rsrp_dbm(), signal.rsrq_db(),
+                                    signal.sinr_db(), cause));
+  notify(ModelChange::kSignal);
+}
+
+void Modem::set_serving_cell(const profile::Network& cell, std::string_view cause) {
+  auto& n = state_.network;
+  if (cell.cell_id() != 0) n.set_cell_id(cell.cell_id());
+  if (cell.tac() != 0) n.set_tac(cell.tac());
+  if (cell.pci() != 0) n.set_pci(cell.pci());
+  if (cell.earfcn() != 0) n.set_earfcn(cell.earfcn());
+  if (cell.band() != 0) n.set_band(cell.band());
+  event("radio.cell", fmt::format("serving cell {:x} TAC {:x} PCI {} EARFCN {} band {} ({})", n.cell_id(), n.tac(), n.pci(),
+                                  n.earfcn(), n.band(), cause));
+  notify(ModelChange::kSignal);
 }
 
 void Modem::power_cut(std::string_view cause) {
@@ -267,12 +403,25 @@ void Modem::power_off_after_reply(std::string_view cause) {
                       [this, cause = std::string(cause)] { power_off(cause); });
 }
 
+void Modem::require_factory_flash() {
+  if (!flash_) return;
+  const std::string& v = options_.firmware_version.empty() ? profile().firmware().default_version() : options_.firmware_version;
+  if (const auto* f = find_firmware(profile(), v)) firmware_ = f;
+  factory_pending_ = true;
+}
+
+void Modem::program_factory_flash() {
+  if (!factory_pending_ || !flash_ || power_ != PowerState::kPoweredOff) return;
+  factory_pending_ = false;
+  provision_flash();
+}
+
 void Modem::provision_flash() {
   std::string error;
   if (!firmware::program_images(firmware::build_images(profile(), *firmware_), *flash_, error)) {
     throw std::runtime_error("factory programming of the flash failed: " + error);
   }
-  event("flash", fmt::format("blank flash factory-programmed with {}", firmware_->version()),
+  event("flash", fmt::format("flash factory-programmed with {}", firmware_->version()),
         {{"firmware", firmware_->version()}});
 }
 
@@ -300,9 +449,21 @@ profile::BootMode Modem::boot_mode_from_flash() {
 void Modem::boot_complete() {
   // A mode forced for this boot (DIAG's EDL switch), else what the boot chain finds in the flash.
   profile::BootMode mode = std::exchange(next_boot_mode_, profile::BOOT_MODE_UNSPECIFIED);
+  if (mode == profile::BOOT_MODE_UNSPECIFIED && forced_mode_) {
+    mode = *forced_mode_;
+    event("boot", fmt::format("held in {} by a fault", profile::BootMode_Name(mode)), {{"mode", profile::BootMode_Name(mode)}});
+  }
   if (mode == profile::BOOT_MODE_UNSPECIFIED) mode = boot_mode_from_flash();
   if (!transition(PowerEvent::kBootComplete, state_for_mode(mode), "boot complete")) return;
   ++state_.boot_count;
+  // Traits belong to the running application: none while a bootloader runs.
+  if (mode == profile::APPLICATION) {
+    apply_traits();
+  } else if (!trait_faults_.empty()) {
+    event("fault", fmt::format("firmware {} traits end: the application does not run", traits_version_));
+    trait_faults_.clear();
+    traits_version_.clear();
+  }
   plug(mode);
 }
 
@@ -407,10 +568,10 @@ void Modem::start_radio() {
     return;
   }
   set_registration(RegStatus::kSearching, "radio on");
-  radio_timer_.start(scaled(profile().network().registration_delay_ms()), [this] {
-    set_registration(profile().network().roaming() ? RegStatus::kRoaming : RegStatus::kHome,
-                     fmt::format("attached to {} ({}{})", profile().network().operator_long(), profile().network().mcc(),
-                                 profile().network().mnc()));
+  radio_timer_.start(scaled(network().registration_delay_ms()), [this] {
+    set_registration(network().roaming() ? RegStatus::kRoaming : RegStatus::kHome,
+                     fmt::format("attached to {} ({}{})", network().operator_long(), network().mcc(),
+                                 network().mnc()));
   });
 }
 
@@ -421,6 +582,8 @@ void Modem::stop_radio() {
 }
 
 void Modem::set_registration(RegStatus status, std::string_view cause) {
+  // A network that denies (or keeps searching) whatever the module attempts.
+  if (registration_override_ && status != RegStatus::kNotRegistered) status = *registration_override_;
   if (state_.registration == status) return;
   RegStatus from = state_.registration;
   state_.registration = status;

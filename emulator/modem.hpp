@@ -25,6 +25,9 @@ class AtCommandTable;
 namespace firmware {
 struct BootVerdict;
 }
+namespace faults {
+class ActiveFault;
+}
 class AtPort;
 class QmiHandlerTable;
 
@@ -73,6 +76,7 @@ struct PdpContextState {
 
 struct ModemState {
   int functionality = 1;  // +CFUN: 0 minimum, 1 full, 4 radio off
+  profile::Network network;           // the serving network now (the profile's, changed by faults)
   profile::SimState sim = profile::SIM_READY;
   RegStatus registration = RegStatus::kNotRegistered;
   profile::Signal signal;
@@ -151,6 +155,13 @@ class Modem {
 
   // --- flash (profiles with a flash model) -------------------------------------------------
   class Flash* flash() { return flash_.get(); }
+  // The factory firmware (the options' version, else the profile's default) is programmed at
+  // the next power-on, whatever the flash holds: a scenario's declared starting state. A blank
+  // flash gets it anyway.
+  void require_factory_flash();
+  // Programs it now if it is due (power-on does this; a scenario does it before preparing the
+  // flash state it declares).
+  void program_factory_flash();
   // How many of `wanted` program bytes may still reach the flash before the power-cut control
   // cuts the power; counts them. Fewer than `wanted`: the cut has been triggered.
   std::size_t program_budget(std::size_t wanted);
@@ -183,10 +194,50 @@ class Modem {
   // PIN1 protection is on for this SIM (the profile's SIM starts PIN- or PUK-locked).
   bool pin_enabled() const;
 
+  // The network the module sees now: the profile's, as faults change it (roaming, serving cell).
+  const profile::Network& network() const { return state_.network; }
+
+  // --- the levers faults pull (emulator/faults) --------------------------------------------
+  // How long the power stays off after a cut (nothing: until powered on).
+  void set_power_restore(std::optional<Duration> off_time) { options_.power_restore = off_time; }
+  // Leaves the bus now and comes back after `downtime` (a firmware's USB reset loop).
+  void reset_for(std::string_view cause, Duration downtime);
+  // A dead module: off the bus and never enumerating until revived.
+  void die(std::string_view cause);
+  void revive(std::string_view cause);
+  // A boot mode forced at every boot while set (stuck in boot, download or upgrade mode); the
+  // module resets into it now. Nothing: the flash decides again (after the next reset).
+  void force_boot_mode(std::optional<profile::BootMode> mode, std::string_view cause);
+  // QMI requests are swallowed while USB stays up (F12: cdc-wdm timeouts).
+  void set_qmi_silent(bool silent, std::string_view cause);
+  bool qmi_silent() const { return qmi_silent_; }
+  // The card as the module sees it (removed, error, busy / uninitialised, ...).
+  void set_sim_state(profile::SimState state, std::string_view cause);
+  // Registration the network imposes (denied, ...) while set; nothing: normal registration.
+  void set_registration_override(std::optional<RegStatus> status, std::string_view cause);
+  void set_roaming(bool roaming, std::string_view cause);
+  void set_signal(const profile::Signal& signal, std::string_view cause);
+  void set_serving_cell(const profile::Network& cell, std::string_view cause);
+  // Faults of the download protocols, read by the EDL port.
+  struct EdlFaults {
+    bool sahara_desync = false;         // the bootloader answers HELLO_RESP with END_IMAGE_TX (F11)
+    std::string firehose_nak;           // "unaligned" or "payload": the programmer refuses (F10)
+    double cut_at_program_percent = -1; // power cut this far into a Firehose program (0..100)
+    std::uint32_t cut_program_index = 1;// in the session's Nth program command
+  };
+  EdlFaults& edl_faults() { return edl_faults_; }
+
   // An event of this modem.
   void event(std::string kind, std::string message, std::vector<std::pair<std::string, std::string>> fields = {});
 
+  // --- packet data (emulator/data, issue 10) ------------------------------------------------
+  // The data session's network: the faults acting on the data path (the scenario engine's
+  // levers for it), the session's counters and the network behind the modem. Made on first use
+  // (emulator/data/data_service.cpp); it outlives the ports, whose data paths attach to it.
+  class DataService& data();
+
  private:
+  std::shared_ptr<DataService> data_service_;  // the first member: destroyed after the ports
   Duration scaled(std::uint32_t ms) const;
   bool transition(PowerEvent event, PowerState to, std::string_view cause);
   void boot_complete();
@@ -209,6 +260,16 @@ class Modem {
   std::unique_ptr<class Flash> flash_;
   std::uint64_t program_bytes_ = 0;
   bool power_cut_pending_ = false;
+  bool factory_pending_ = false;
+  bool qmi_silent_ = false;
+  bool dead_ = false;
+  std::optional<profile::BootMode> forced_mode_;
+  std::optional<RegStatus> registration_override_;
+  EdlFaults edl_faults_;
+  // The running firmware's traits (faults the profile binds to its version), and that version.
+  std::vector<std::unique_ptr<faults::ActiveFault>> trait_faults_;
+  std::string traits_version_;
+  void apply_traits();
   std::unique_ptr<StateDir> state_dir_;
   std::unique_ptr<AtCommandTable> at_commands_;
   std::unique_ptr<QmiHandlerTable> qmi_handlers_;

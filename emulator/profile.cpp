@@ -1,4 +1,6 @@
 #include "emulator/profile.hpp"
+#include "emulator/textproto.hpp"
+#include "protocols/net/address.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -23,58 +25,6 @@ namespace fs = std::filesystem;
 namespace pb = google::protobuf;
 
 namespace {
-
-class CollectErrors : public pb::io::ErrorCollector {
- public:
-  explicit CollectErrors(std::string origin) : origin_(std::move(origin)) {}
-  void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
-    if (first_.empty()) first_ = fmt::format("{}:{}:{}: {}", origin_, line + 1, column + 1, message);
-  }
-  void AddWarning(int, pb::io::ColumnNumber, const std::string&) override {}
-  const std::string& first() const { return first_; }
-
- private:
-  std::string origin_;
-  std::string first_;
-};
-
-// Finds where a field was written, through the parser's location tree, for semantic errors.
-class Locator {
- public:
-  Locator(const std::string& origin, const pb::TextFormat::ParseInfoTree& tree) : origin_(origin), tree_(&tree) {}
-
-  // path: {"usb", 0}, {"interfaces", 2}, {"bInterfaceNumber", 0}
-  [[noreturn]] void fail(const pb::Descriptor* root, std::initializer_list<std::pair<const char*, int>> path,
-                         const std::string& message) const {
-    const pb::TextFormat::ParseInfoTree* tree = tree_;
-    const pb::Descriptor* desc = root;
-    pb::TextFormat::ParseLocation loc;
-    std::string field_path;
-    for (auto [name, index] : path) {
-      const pb::FieldDescriptor* field = desc != nullptr ? desc->FindFieldByName(name) : nullptr;
-      if (field == nullptr || tree == nullptr) break;
-      auto here = tree->GetLocation(field, field->is_repeated() ? index : -1);
-      if (here.line >= 0) loc = here;
-      if (!field_path.empty()) field_path += '.';
-      field_path += name;
-      if (field->is_repeated()) field_path += fmt::format("[{}]", index);
-      if (field->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
-        tree = tree->GetTreeForNested(field, field->is_repeated() ? index : -1);
-        desc = field->message_type();
-      } else {
-        tree = nullptr;
-      }
-    }
-    if (loc.line >= 0) {
-      throw ProfileError(fmt::format("{}:{}:{}: {}: {}", origin_, loc.line + 1, loc.column + 1, field_path, message));
-    }
-    throw ProfileError(fmt::format("{}: {}: {}", origin_, field_path.empty() ? "profile" : field_path, message));
-  }
-
- private:
-  std::string origin_;
-  const pb::TextFormat::ParseInfoTree* tree_;
-};
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -262,6 +212,23 @@ void validate(const profile::Profile& p, const Locator& at) {
     const auto& ctx = p.data().default_contexts(i);
     if (ctx.cid() < 1 || ctx.cid() > 15) at.fail(root, {{"data", 0}, {"default_contexts", i}, {"cid", 0}}, "must be 1..15");
   }
+  // Packet data addresses (emulator/data): each must parse, as the data path serves them.
+  auto check_address = [&](const std::string& text, bool v6, std::initializer_list<std::pair<const char*, int>> path) {
+    bool ok = v6 ? protocols::net::parse_ipv6(text).has_value() : protocols::net::parse_ipv4(text).has_value();
+    if (!text.empty() && !ok) at.fail(root, path, fmt::format("\"{}\" is not an IPv{} address", text, v6 ? 6 : 4));
+  };
+  check_address(p.data().ipv4_address(), false, {{"data", 0}, {"ipv4_address", 0}});
+  check_address(p.data().ipv4_dns(), false, {{"data", 0}, {"ipv4_dns", 0}});
+  check_address(p.data().ipv6_address(), true, {{"data", 0}, {"ipv6_address", 0}});
+  check_address(p.data().ipv6_dns(), true, {{"data", 0}, {"ipv6_dns", 0}});
+  for (int h = 0; h < p.data().hosts_size(); ++h) {
+    for (int a = 0; a < p.data().hosts(h).addresses_size(); ++a) {
+      const std::string& text = p.data().hosts(h).addresses(a);
+      if (!protocols::net::parse_ipv4(text) && !protocols::net::parse_ipv6(text)) {
+        at.fail(root, {{"data", 0}, {"hosts", h}, {"addresses", a}}, fmt::format("\"{}\" is not an IP address", text));
+      }
+    }
+  }
   if (p.has_flash()) check_flash(p, at, root);
 }
 
@@ -344,25 +311,13 @@ std::string expand_template(std::string_view tmpl, const profile::Profile& p, co
 
 profile::Profile parse_profile(std::string_view text, const std::string& origin) {
   profile::Profile p;
-  pb::TextFormat::Parser parser;
-  CollectErrors errors(origin);
   pb::TextFormat::ParseInfoTree tree;
-  parser.RecordErrorsTo(&errors);
-  parser.WriteLocationsTo(&tree);
-  if (!parser.ParseFromString(std::string(text), &p)) {
-    throw ProfileError(errors.first().empty() ? origin + ": cannot be parsed" : errors.first());
-  }
+  parse_text_proto(text, origin, p, tree);
   validate(p, Locator(origin, tree));
   return p;
 }
 
-profile::Profile load_profile_file(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw ProfileError(fmt::format("{}: cannot be read", file.string()));
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_profile(text.str(), file.string());
-}
+profile::Profile load_profile_file(const fs::path& file) { return parse_profile(read_text_file(file), file.string()); }
 
 std::vector<fs::path> profile_search_path() {
   std::vector<fs::path> dirs;

@@ -7,15 +7,14 @@
 #include <string_view>
 #include <vector>
 
+#include "emulator/textproto.hpp"
 #include "modemu/profile/profile.pb.h"
 
 namespace modemu::emulator {
 
 // "FILE:LINE:COLUMN: message" (1-based line and column).
-class ProfileError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// A profile file that cannot be used: the message names file:line:column and the field.
+using ProfileError = TextProtoError;
 
 // Parses and validates one profile file.
 profile::Profile load_profile_file(const std::filesystem::path& file);

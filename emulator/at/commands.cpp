@@ -67,12 +67,12 @@ std::string reg_fields(const Modem& modem, int n) {
   const auto stat = static_cast<int>(modem.state().registration);
   if (n < 2 || !modem.registered()) return std::to_string(stat);
   // 27.007 7.2: <lac>/<tac> two bytes and <ci> four bytes in hexadecimal; <AcT> 7 = E-UTRAN.
-  const auto& net = modem.profile().network();
+  const auto& net = modem.network();
   return fmt::format("{},\"{:04X}\",\"{:07X}\",{}", stat, net.tac(), net.cell_id(), access_technology(modem));
 }
 
 int access_technology(const Modem& modem) {
-  switch (modem.profile().network().rat()) {
+  switch (modem.network().rat()) {
     case profile::GSM: return 0;
     case profile::UMTS: return 2;
     case profile::LTE: return 7;

@@ -50,7 +50,7 @@ AtHandler registration(RegReport which) {
 }
 
 std::string operator_in_format(const Modem& m, int format) {
-  const auto& net = m.profile().network();
+  const auto& net = m.network();
   if (format == 1) return net.operator_short();
   if (format == 2) return net.mcc() + net.mnc();
   return net.operator_long();
@@ -78,7 +78,7 @@ void register_network_commands(AtCommandTable& t) {
     }
     if (c.kind() != CommandKind::kAction) return at::Outcome::error();
     const auto& s = c.modem.state().signal;
-    bool lte = c.modem.radio_on() && c.modem.profile().network().rat() == profile::LTE;
+    bool lte = c.modem.radio_on() && c.modem.network().rat() == profile::LTE;
     int rsrq = lte ? std::clamp(static_cast<int>(std::lround((s.rsrq_db() + 20.0) * 2.0)), 0, 34) : 255;
     int rsrp = lte ? std::clamp(s.rsrp_dbm() + 141, 0, 97) : 255;
     c.reply(fmt::format("+CESQ: 99,99,255,255,{},{}", rsrq, rsrp));
@@ -91,7 +91,7 @@ void register_network_commands(AtCommandTable& t) {
   // +COPS? -> +COPS: <mode>[,<format>,<oper>[,<AcT>]]
   // +COPS=? -> +COPS: [list of (<stat>,long,short,numeric[,<AcT>])],,(modes),(formats)
   t.add("+COPS", [](AtCall& c) {
-    const auto& net = c.modem.profile().network();
+    const auto& net = c.modem.network();
     switch (c.kind()) {
       case CommandKind::kRead:
         if (c.modem.registered()) {

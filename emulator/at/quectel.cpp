@@ -95,7 +95,7 @@ void register_quectel_commands(AtCommandTable& t) {
       c.reply("+QENG: \"servingcell\",\"LIMSRV\"");
       return at::Outcome::ok();
     }
-    const auto& net = c.modem.profile().network();
+    const auto& net = c.modem.network();
     const auto& s = c.modem.state().signal;
     bool connected = std::any_of(c.modem.state().contexts.begin(), c.modem.state().contexts.end(),
                                  [](const auto& kv) { return kv.second.active; });
@@ -114,7 +114,7 @@ void register_quectel_commands(AtCommandTable& t) {
       c.reply("+QNWINFO: No Service");
       return at::Outcome::ok();
     }
-    const auto& net = c.modem.profile().network();
+    const auto& net = c.modem.network();
     c.reply(fmt::format("+QNWINFO: \"FDD LTE\",\"{}{}\",\"LTE BAND {}\",{}", net.mcc(), net.mnc(), net.band(), net.earfcn()));
     return at::Outcome::ok();
   });
@@ -145,7 +145,7 @@ void register_quectel_commands(AtCommandTable& t) {
     if (c.kind() == CommandKind::kTest) return at::Outcome::ok();
     if (c.kind() != CommandKind::kAction) return at::Outcome::error();
     if (!c.modem.registered()) return at::Outcome::cme_error(at::CmeError::kNoNetworkService);
-    const auto& net = c.modem.profile().network();
+    const auto& net = c.modem.network();
     c.reply(fmt::format("+QSPN: \"{}\",\"{}\",\"{}\",0,\"{}{}\"", net.operator_long(), net.operator_short(),
                         c.modem.profile().sim().spn(), net.mcc(), net.mnc()));
     return at::Outcome::ok();

@@ -43,7 +43,7 @@ void register_sierra_commands(AtCommandTable& t) {
   // !GSTATUS? -> the module's status block; "LOW POWER MODE" while the radio is off.
   t.add("!GSTATUS", [](AtCall& c) {
     if (c.kind() != CommandKind::kRead && c.kind() != CommandKind::kAction) return at::Outcome::error();
-    const auto& net = c.modem.profile().network();
+    const auto& net = c.modem.network();
     const auto& s = c.modem.state().signal;
     bool online = c.modem.radio_on();
     bool reg = c.modem.registered();

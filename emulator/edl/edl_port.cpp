@@ -21,7 +21,11 @@ class FlashStorage final : public firehose::Storage {
   FlashStorage(Modem& modem, bool& dead) : modem_(modem), flash_(*modem.flash()), dead_(dead) {}
 
   std::uint32_t page_size() const override { return flash_.page_size(); }
-  std::uint32_t pages_per_block() const override { return flash_.pages_per_block(); }
+  // F10 as a fault: a programmer built for NAND with four times the erase block, so that the
+  // package's partitions start unaligned for it ("start_sector unaligned").
+  std::uint32_t pages_per_block() const override {
+    return flash_.pages_per_block() * (modem_.edl_faults().firehose_nak == "unaligned" ? 4 : 1);
+  }
   std::uint64_t size_bytes() const override { return flash_.size(); }
 
   bool write(std::uint64_t offset, ByteView data, std::string& error) override {
@@ -117,6 +121,11 @@ void EdlPort::start_firehose() {
   c.memory_name = f.memory_name();
   c.target_name = f.target_name();
   c.max_payload_to_target = f.max_payload_to_target();
+  const auto& faults = modem_.edl_faults();
+  if (faults.firehose_nak == "payload") {
+    // F10: a programmer that takes less than any updater asks ("... larger than supported").
+    c.max_payload_to_target = f.page_size();
+  }
   firehose::Target::Hooks hooks;
   hooks.event = [this](std::string_view line) { modem_.event("firehose", std::string(line)); };
   hooks.program_progress = [this](std::uint64_t done, std::uint64_t total) { progress(done, total); };
@@ -136,6 +145,18 @@ void EdlPort::start_firehose() {
 }
 
 void EdlPort::progress(std::uint64_t done, std::uint64_t total) {
+  if (done < last_done_ || total != last_total_) ++program_index_;
+  last_done_ = done;
+  last_total_ = total;
+  auto& faults = modem_.edl_faults();
+  if (faults.cut_at_program_percent >= 0 && program_index_ == faults.cut_program_index && !dead_ &&
+      static_cast<double>(done) * 100.0 >= faults.cut_at_program_percent * static_cast<double>(total)) {
+    dead_ = true;
+    faults.cut_at_program_percent = -1;
+    modem_.power_cut(fmt::format("power cut {}% into Firehose program #{} ({} of {} bytes written)",
+                                 done * 100 / std::max<std::uint64_t>(total, 1), program_index_, done, total));
+    return;
+  }
   if (total < (1u << 20)) return;
   unsigned step = static_cast<unsigned>(done * 10 / total);
   if (done == 0) progress_step_ = 0;
@@ -150,6 +171,15 @@ void EdlPort::from_host(std::string_view bytes) {
   ByteView data = protocols::as_bytes(bytes);
   if (firehose_) {
     firehose_->receive(data);
+    return;
+  }
+  if (modem_.edl_faults().sahara_desync && sahara_->state() == sahara::Target::State::kHello) {
+    // F11: a bootloader out of step answers the host's HELLO_RESP with END_IMAGE_TX; QFirehose
+    // reports "Received a different q_cmd: 4 while waiting for hello packet".
+    modem_.event("sahara", fmt::format("{}: out of step (fault): END_IMAGE_TX instead of a transfer", info().node_name));
+    protocols::Writer w;
+    w.le32(modem_.profile().flash().programmer_image_id()).le32(sahara::kProtocolMismatch);
+    send(sahara::encode(sahara::kEndImageTx, w.data()));
     return;
   }
   sahara_->receive(data);

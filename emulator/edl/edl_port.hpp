@@ -46,6 +46,8 @@ class EdlPort final : public Port {
   std::unique_ptr<protocols::firehose::Target> firehose_;
   bool dead_ = false;          // the power is gone: nothing more goes out
   unsigned progress_step_ = 0; // the last tenth of a program reported
+  std::uint64_t last_done_ = 0, last_total_ = 0;
+  std::uint32_t program_index_ = 0;  // program commands of this session so far
 };
 
 }  // namespace modemu::emulator

@@ -58,6 +58,7 @@ void register_ctl_handlers(QmiHandlerTable& t) {
       c.reply.fail(qmi::QmiError::kInvalidArgument);
       return;
     }
+    c.function.settings["wda.link_layer"] = protocol;  // the same setting as WDA's: the data path reads it
     c.reply.set(0x10, {protocol});
   });
   // Sync: the host starts afresh; the client ids it held are released.

@@ -153,7 +153,7 @@ void register_dms_handlers(QmiHandlerTable& t) {
   // Get Band Capabilities -> 0x01 legacy mask, 0x10 LTE mask (bit n-1 = band n), 0x12 LTE bands
   t.add(kDms, 0x0045, [](QmiCall& c) {
     c.reply.set(0x01, {0}).set(0x10, {lte_band_mask(c.modem)})
-        .set(0x12, {std::vector<qmi::Record>{{c.modem.profile().network().band()}}});
+        .set(0x12, {std::vector<qmi::Record>{{c.modem.network().band()}}});
   });
   t.add(kDms, 0x0051, [](QmiCall& c) { c.reply.set(0x01, {c.modem.firmware().version()}); });
 }

@@ -45,7 +45,7 @@ std::map<std::uint8_t, qmi::Record> serving_system(const Modem& m, std::uint8_t 
   // attach states: 1 attached, 2 detached; network type 2 = 3GPP
   tlvs[0x01] = {registration_state(m), reg ? 1 : 2, reg ? 1 : 2, reg ? 2 : 0, radios};
   if (reg) {
-    const auto& net = m.profile().network();
+    const auto& net = m.network();
     tlvs[0x10] = {m.state().registration == RegStatus::kRoaming ? 0 : 1};  // 0 = roaming ON
     tlvs[0x11] = {std::vector<qmi::Record>{{kDataCapabilityLte}}};
     tlvs[0x12] = {to_u16(net.mcc()), to_u16(net.mnc()), net.operator_long()};
@@ -62,7 +62,7 @@ std::map<std::uint8_t, qmi::Record> system_info(const Modem& m) {
   std::uint8_t status = m.registered() ? 2 : m.state().registration == RegStatus::kDenied ? 1 : 0;
   tlvs[0x14] = {status, status, 1};
   if (m.registered()) {
-    const auto& net = m.profile().network();
+    const auto& net = m.network();
     std::string mnc = net.mnc();
     if (mnc.size() == 2) mnc.push_back('\xff');  // a two-digit MNC is padded with 0xFF
     bool roaming = m.state().registration == RegStatus::kRoaming;
@@ -125,7 +125,7 @@ void register_nas_handlers(QmiHandlerTable& t) {
     auto action = c.request.number(0x01).value_or(1);
     if (action == 2) {
       const auto* plmn = c.request.get(0x10);
-      const auto& net = c.modem.profile().network();
+      const auto& net = c.modem.network();
       if (plmn == nullptr) {
         c.reply.fail(QmiError::kMissingArgument);
       } else if ((*plmn)[0].number != to_u16(net.mcc()) || (*plmn)[1].number != to_u16(net.mnc())) {
@@ -145,7 +145,7 @@ void register_nas_handlers(QmiHandlerTable& t) {
       return;
     }
     const auto& imsi = c.modem.profile().sim().imsi();
-    std::size_t mnc_len = c.modem.profile().network().mnc().size();
+    std::size_t mnc_len = c.modem.network().mnc().size();
     c.reply.set(0x01, {to_u16(imsi.substr(0, 3)), to_u16(imsi.substr(3, mnc_len)), c.modem.profile().sim().spn()})
         .set(0x12, {1, mnc_len == 3 ? 1 : 0});
   });

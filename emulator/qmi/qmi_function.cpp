@@ -80,6 +80,11 @@ void QmiSession::receive(protocols::ByteView bytes) {
       function_.modem().event("qmi.malformed", fmt::format("{}: {} ({})", name_, decoded.error->reason, protocols::hex(r.frame, 32)));
       continue;
     }
+    if (function_.modem().qmi_silent()) {
+      // F12: the module takes the request and never answers; USB and the cdc-wdm node stay up.
+      function_.modem().event("qmi.swallowed", fmt::format("{}: request not answered (QMI silence)", name_));
+      continue;
+    }
     function_.handle(*this, *decoded.message);
   }
 }
@@ -217,6 +222,10 @@ QmiPort::QmiPort(PortInfo info, Modem& modem, const QmiHandlerTable& handlers)
     : Port(info), function_(modem, handlers, info.node_name),
       session_(function_, info.node_name, [this](protocols::ByteView b) {
         to_host(protocols::as_chars(b));
+      }),
+      data_path_(modem, info.node_name, [this] {
+        // WDA / CTL Set Data Format, link layer protocol: 1 = 802.3, 2 = raw IP.
+        return function_.setting("wda.link_layer", 1) == 2 ? LinkLayer::kRawIp : LinkLayer::kEthernet;
       }) {}
 
 void QmiPort::from_host(std::string_view bytes) { session_.receive(protocols::as_bytes(bytes)); }

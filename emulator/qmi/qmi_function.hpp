@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "emulator/data/data_path.hpp"
 #include "emulator/port.hpp"
 #include "protocols/qmi/message.hpp"
 #include "protocols/qmi/qmux.hpp"
@@ -128,8 +129,13 @@ class QmiFunction {
   // Function-wide settings of the services ("wda.link_layer", "wds.autoconnect", ...).
   std::map<std::string, std::uint64_t> settings;
   std::uint64_t setting(const std::string& key, std::uint64_t fallback) const { return setting_or(settings, key, fallback); }
-  // WDS packet data handles of the calls started here: handle -> context id.
-  std::map<std::uint32_t, std::uint32_t> packet_handles;
+  // WDS packet data handles of the calls started here: handle -> context id and IP family (a
+  // dual-stack session is one context with a call per family).
+  struct PacketCall {
+    std::uint32_t cid = 0;
+    std::uint64_t family = 4;
+  };
+  std::map<std::uint32_t, PacketCall> packet_handles;
   std::uint32_t next_packet_handle = 0x8a4b2f01;
 
   // While silent, requests are swallowed with no answer and no indication goes out: the "QMI
@@ -148,18 +154,24 @@ class QmiFunction {
   std::vector<protocols::qmi::Message> deferred_;
 };
 
-// The QMI function on the modem's port list: its own session is the cdc-wdm device.
+// The QMI function on the modem's port list: its own session is the cdc-wdm device, and the
+// interface's bulk endpoints are its data path (wwan0), framed as WDA Set Data Format says.
 class QmiPort final : public Port {
  public:
   QmiPort(PortInfo info, Modem& modem, const QmiHandlerTable& handlers);
   void from_host(std::string_view bytes) override;
   void host_opened() override;
-  void model_changed(ModelChange change) override { function_.model_changed(change); }
+  void model_changed(ModelChange change) override {
+    function_.model_changed(change);
+    data_path_.model_changed(change);
+  }
   QmiFunction& function() { return function_; }
+  DataPath& data_path() { return data_path_; }
 
  private:
   QmiFunction function_;
   QmiSession session_;
+  DataPath data_path_;
 };
 
 }  // namespace modemu::emulator

@@ -16,7 +16,7 @@ inline constexpr std::uint8_t kWda = 0x1a;
 
 // The profile's LTE band as a QMI band mask (bit n-1 for band n; DMS and NAS both report it).
 inline std::uint64_t lte_band_mask(const Modem& modem) {
-  std::uint32_t band = modem.profile().network().band();
+  std::uint32_t band = modem.network().band();
   return band >= 1 && band <= 64 ? std::uint64_t{1} << (band - 1) : 0;
 }
 

@@ -20,7 +20,7 @@ namespace {
 // 2 enabled-verified, 3 disabled, 4 blocked.
 constexpr std::uint8_t kCardAbsent = 0, kCardPresent = 1, kCardError = 2;
 constexpr std::uint8_t kAppUsim = 2;
-constexpr std::uint8_t kAppDetected = 1, kAppPinRequired = 2, kAppPukRequired = 3, kAppReady = 7;
+constexpr std::uint8_t kAppDetected = 1, kAppPinRequired = 2, kAppPukRequired = 3, kAppIllegal = 6, kAppReady = 7;
 constexpr std::uint8_t kCardErrorPowerDown = 1, kCardErrorNoAtr = 3;
 constexpr std::uint16_t kNoIndex = 0xffff;
 
@@ -48,6 +48,8 @@ qmi::Record card_status(const Modem& m) {
     } else if (s.sim == profile::SIM_PUK) {
       app_state = kAppPukRequired;
       pin1 = 4;
+    } else if (s.sim == profile::SIM_ILLEGAL) {
+      app_state = kAppIllegal;
     }
     std::vector<qmi::Record> aid;
     for (std::uint8_t b : kUsimAid) aid.push_back({b});
@@ -98,7 +100,7 @@ std::optional<std::vector<std::uint8_t>> elementary_file(const Modem& m, std::ui
       return out;
     }
     case 0x6fad:  // EF_AD: operation mode, 2 bytes of information, MNC length
-      return std::vector<std::uint8_t>{0x00, 0x00, 0x00, static_cast<std::uint8_t>(m.profile().network().mnc().size())};
+      return std::vector<std::uint8_t>{0x00, 0x00, 0x00, static_cast<std::uint8_t>(m.network().mnc().size())};
     case 0x6f46: {  // EF_SPN: display condition, name padded with 0xFF to 16 bytes
       std::vector<std::uint8_t> out{0x00};
       for (char ch : sim.spn().substr(0, 16)) out.push_back(static_cast<std::uint8_t>(ch));

@@ -1,11 +1,11 @@
 // WDS, wireless data (service 1): data sessions on the model's PDP contexts, profiles, settings.
 // A session started here is the context AT+CGACT shows, and the other way round.
-#include <arpa/inet.h>
-
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "emulator/data/data_service.hpp"
+#include "emulator/data/session.hpp"
 #include "emulator/modem.hpp"
 #include "emulator/qmi/qmi_function.hpp"
 #include "emulator/qmi/services.hpp"
@@ -24,14 +24,7 @@ constexpr std::uint8_t kDisconnected = 1, kConnected = 2;
 constexpr std::uint16_t kEndUnspecified = 1, kEndClientEnd = 2, kEndNoService = 3;
 constexpr std::uint16_t kVerboseInternal = 2, kVerbose3gpp = 6;
 constexpr std::int16_t kInternalNoService = 1, kSmRegularDeactivation = 36, kSmIpv4OnlyAllowed = 50;
-constexpr std::int16_t kSmUnknownApn = 27;
-
-// IPv4 text to the host-order integer QMI carries ("10.64.5.6" -> 0x0a400506, sent LE).
-std::uint32_t ipv4(const std::string& text) {
-  in_addr a{};
-  if (inet_pton(AF_INET, text.c_str(), &a) != 1) return 0;
-  return ntohl(a.s_addr);
-}
+constexpr std::int16_t kSmIpv6OnlyAllowed = 51, kSmUnknownApn = 27;
 
 // PDP type as WDS numbers it: 0 IPv4, 1 PPP, 2 IPv6, 3 IPv4v6.
 std::uint8_t pdp_type_number(const std::string& t) {
@@ -39,12 +32,8 @@ std::uint8_t pdp_type_number(const std::string& t) {
 }
 std::string pdp_type_name(std::uint64_t n) { return n == 1 ? "PPP" : n == 2 ? "IPV6" : n == 3 ? "IPV4V6" : "IP"; }
 
-const PdpContextState* active_context(const Modem& m) {
-  for (const auto& [cid, ctx] : m.state().contexts) {
-    if (ctx.active) return &ctx;
-  }
-  return nullptr;
-}
+// An address as QMI's fixed 16-byte field carries it.
+std::string bytes16(const protocols::net::Ipv6Address& a) { return std::string(a.begin(), a.end()); }
 
 void call_failed(qmi::Reply& reply, std::uint16_t reason, std::uint16_t verbose_type, std::int16_t verbose_reason) {
   reply.fail(QmiError::kCallFailed).set(0x10, {reason}).set(0x11, {verbose_type, verbose_reason});
@@ -70,12 +59,27 @@ void register_wds_handlers(QmiHandlerTable& t) {
       c.reply.fail(QmiError::kInvalidProfile);
       return;
     }
-    if (it->second.active) {
-      c.reply.fail(QmiError::kNoEffect);  // the call is up already (uqmi treats this as success)
+    bool up = it->second.active;
+    if (up) {
+      // The call is up already (uqmi treats NO_EFFECT as success), unless this client asks for
+      // the other family of a dual-stack session started here: that is a second call.
+      bool other_family = false, same_family = false;
+      for (const auto& [h, call] : c.function.packet_handles) {
+        if (call.cid != cid) continue;
+        (call.family == family ? same_family : other_family) = true;
+      }
+      bool explicit_family = family == 4 || family == 6;  // 8: "unspecified" joins what is up
+      if (same_family || !other_family || !explicit_family) {
+        c.reply.fail(QmiError::kNoEffect);
+        return;
+      }
+    }
+    if (family == 6 && (c.modem.profile().data().ipv6_address().empty() || !carries_ipv6(it->second.pdp_type))) {
+      call_failed(c.reply, kEndUnspecified, kVerbose3gpp, kSmIpv4OnlyAllowed);
       return;
     }
-    if (family == 6 && c.modem.profile().data().ipv6_address().empty()) {
-      call_failed(c.reply, kEndUnspecified, kVerbose3gpp, kSmIpv4OnlyAllowed);
+    if (family == 4 && !carries_ipv4(it->second.pdp_type)) {
+      call_failed(c.reply, kEndUnspecified, kVerbose3gpp, kSmIpv6OnlyAllowed);
       return;
     }
     if (auto apn = c.request.text(0x14); apn && !apn->empty() && !it->second.apn.empty() && *apn != it->second.apn) {
@@ -83,13 +87,13 @@ void register_wds_handlers(QmiHandlerTable& t) {
       return;
     }
     if (c.request.number(0x33)) c.function.settings["wds.autoconnect"] = *c.request.number(0x33);
-    ActionResult r = c.modem.set_context_active(cid, true);
+    ActionResult r = up ? ActionResult::kOk : c.modem.set_context_active(cid, true);
     if (r != ActionResult::kOk) {
       call_failed(c.reply, kEndNoService, kVerboseInternal, kInternalNoService);
       return;
     }
     std::uint32_t handle = c.function.next_packet_handle++;
-    c.function.packet_handles[handle] = cid;
+    c.function.packet_handles[handle] = {cid, family};
     c.reply.set(0x01, {handle});
   });
   // Stop Network: 0x01 handle (0xffffffff: every call), 0x10 disable autoconnect.
@@ -99,7 +103,7 @@ void register_wds_handlers(QmiHandlerTable& t) {
     if (handle == kAllHandles) {
       // Deactivating reports the change (and its indication forgets the handles): work on a copy.
       auto calls = std::exchange(c.function.packet_handles, {});
-      for (auto& [h, cid] : calls) c.modem.set_context_active(cid, false);
+      for (auto& [h, call] : calls) c.modem.set_context_active(call.cid, false);
       return;
     }
     auto it = c.function.packet_handles.find(handle);
@@ -107,8 +111,12 @@ void register_wds_handlers(QmiHandlerTable& t) {
       c.reply.fail(QmiError::kInvalidHandle);
       return;
     }
-    std::uint32_t cid = it->second;
+    std::uint32_t cid = it->second.cid;
     c.function.packet_handles.erase(it);
+    // The context stays up while the other family's call of a dual-stack session does.
+    for (const auto& [h, call] : c.function.packet_handles) {
+      if (call.cid == cid) return;
+    }
     c.modem.set_context_active(cid, false);
   });
   t.add(kWds, 0x0022, [](QmiCall& c) {
@@ -119,16 +127,19 @@ void register_wds_handlers(QmiHandlerTable& t) {
     const auto& q = c.modem.profile().qmi();
     c.reply.set(0x01, {0, 0, q.max_tx_bps(), q.max_rx_bps()});
   });
-  // Get Packet Statistics: counters of the data path (none flows yet: all zero).
+  // Get Packet Statistics: the data path's counters of the last session (tx = uplink, the
+  // packets the modem sent for the host; rx = downlink). Errors and overflows: none.
   t.add(kWds, 0x0024, [](QmiCall& c) {
     auto mask = *c.request.number(0x01);
+    const DataCounters& n = c.modem.data().counters();
+    const std::uint64_t values[] = {n.uplink_packets, n.downlink_packets, 0, 0, 0, 0};
     for (std::uint8_t bit = 0; bit < 6; ++bit) {
-      if (mask & (1u << bit)) c.reply.set(static_cast<std::uint8_t>(0x10 + bit), {0});
+      if (mask & (1u << bit)) c.reply.set(static_cast<std::uint8_t>(0x10 + bit), {values[bit] & 0xffffffff});
     }
-    if (mask & (1u << 6)) c.reply.set(0x19, {0});
-    if (mask & (1u << 7)) c.reply.set(0x1a, {0});
-    if (mask & (1u << 8)) c.reply.set(0x1d, {0});
-    if (mask & (1u << 9)) c.reply.set(0x1e, {0});
+    if (mask & (1u << 6)) c.reply.set(0x19, {n.uplink_bytes});
+    if (mask & (1u << 7)) c.reply.set(0x1a, {n.downlink_bytes});
+    if (mask & (1u << 8)) c.reply.set(0x1d, {n.uplink_dropped & 0xffffffff});
+    if (mask & (1u << 9)) c.reply.set(0x1e, {n.downlink_dropped & 0xffffffff});
   });
   // Create Profile: 0x01 profile type (0 = 3GPP) + settings -> 0x01 {type, index}
   t.add(kWds, 0x0027, [](QmiCall& c) {
@@ -188,27 +199,38 @@ void register_wds_handlers(QmiHandlerTable& t) {
     }
     set_profile(c.reply, it->second);
   });
-  // Get Current Settings: 0x10 requested mask -> what the session was given. OUT_OF_CALL when
-  // no session is up. The modem hands out a /30 around the session address.
+  // Get Current Settings: 0x10 requested mask -> what the session was given, from the same
+  // source the data path serves (emulator/data/session.hpp). OUT_OF_CALL when no session is up.
+  // A client that set an IP family hears of that family; one that did not, of all the session has.
   t.add(kWds, 0x002d, [](QmiCall& c) {
+    namespace net = protocols::net;
     const PdpContextState* ctx = active_context(c.modem);
-    if (ctx == nullptr) {
+    auto s = session_addresses(c.modem);
+    if (ctx == nullptr || !s) {
       c.reply.fail(QmiError::kOutOfCall);
       return;
     }
+    const QmiClient* client = c.function.client(kWds, c.request.message().client_id);
+    auto family = client != nullptr && client->settings.count("ip_family") != 0 ? client->setting("ip_family", 4) : 8;
+    bool v4 = s->ipv4 && family != 6;
+    bool v6 = s->ipv6 && family != 4;
+    if (!v4 && !v6) {  // the family asked for is not in the session: report the one there is
+      v4 = s->ipv4.has_value();
+      v6 = !v4;
+    }
     auto mask = *c.request.number(0x10);
-    std::uint32_t address = ipv4(ctx->address);
-    std::uint32_t network = address & 0xfffffffc;
-    std::uint32_t gateway = (address == network + 1) ? network + 2 : network + 1;
     if (mask & (1u << 1)) c.reply.set(0x10, {""});
     if (mask & (1u << 2)) c.reply.set(0x11, {pdp_type_number(ctx->pdp_type)});
     if (mask & (1u << 3)) c.reply.set(0x14, {ctx->apn});
-    if (mask & (1u << 4)) c.reply.set(0x15, {ipv4(c.modem.profile().data().ipv4_dns())});
+    if ((mask & (1u << 4)) && v4 && !s->ipv4_dns.empty()) c.reply.set(0x15, {net::to_u32(s->ipv4_dns[0])});
+    if ((mask & (1u << 4)) && v6 && !s->ipv6_dns.empty()) c.reply.set(0x27, {bytes16(s->ipv6_dns[0])});
     if (mask & (1u << 0)) c.reply.set(0x1f, {0, ctx->cid});
-    if (mask & (1u << 8)) c.reply.set(0x1e, {address});
-    if (mask & (1u << 9)) c.reply.set(0x20, {gateway}).set(0x21, {0xfffffffcu});
-    if (mask & (1u << 13)) c.reply.set(0x29, {1500});
-    if (mask & (1u << 15)) c.reply.set(0x2b, {4});
+    if ((mask & (1u << 8)) && v4) c.reply.set(0x1e, {net::to_u32(*s->ipv4)});
+    if ((mask & (1u << 8)) && v6) c.reply.set(0x25, {bytes16(*s->ipv6), s->ipv6_prefix_length});
+    if ((mask & (1u << 9)) && v4) c.reply.set(0x20, {net::to_u32(s->ipv4_gateway)}).set(0x21, {net::to_u32(s->ipv4_netmask)});
+    if ((mask & (1u << 9)) && v6) c.reply.set(0x26, {bytes16(s->ipv6_gateway), s->ipv6_prefix_length});
+    if (mask & (1u << 13)) c.reply.set(0x29, {s->mtu});
+    if (mask & (1u << 15)) c.reply.set(0x2b, {v4 ? 4 : 6});
   });
   // Get Autoconnect Settings -> 0x01 status (0 disabled, 1 enabled), 0x10 roaming (0 allowed)
   t.add(kWds, 0x0034, [](QmiCall& c) {
@@ -259,8 +281,11 @@ void wds_model_changed(QmiFunction& f, ModelChange change) {
   const qmi::MessageDef* def = qmi::find_message(kWds, 0x0022);
   std::map<std::uint8_t, qmi::Record> tlvs{{0x01, {now, 0}}, {0x12, {4}}};
   if (!up) {
-    tlvs[0x10] = {kEndClientEnd};
-    tlvs[0x11] = {kVerbose3gpp, kSmRegularDeactivation};
+    // The network's reason while a drop is reported (DataService::drop_session), else the client's.
+    const CallEndReason* ending = f.modem().data().ending_reason();
+    tlvs[0x10] = {ending != nullptr ? ending->reason : kEndClientEnd};
+    tlvs[0x11] = {ending != nullptr ? ending->verbose_type : kVerbose3gpp,
+                  ending != nullptr ? ending->verbose_reason : kSmRegularDeactivation};
   }
   for (QmiClient* c : f.clients(kWds)) f.indicate(qmi::build_indication(*def, c->id, tlvs));
 }

@@ -17,6 +17,9 @@ namespace {
 
 // Bytes a port may hold for a host that does not read; beyond this the oldest are dropped.
 constexpr std::size_t kMaxQueued = 256 * 1024;
+// Packets the data path may hold for a host that does not read (its interface is down);
+// beyond this new ones are dropped, as a modem's full buffer drops them.
+constexpr std::size_t kMaxQueuedPackets = 512;
 
 }  // namespace
 
@@ -29,6 +32,7 @@ UsbDevice::~UsbDevice() {
   modem_.remove_observer(this);
   for (auto& [n, f] : functions_) {
     if (f.port != nullptr) f.port->set_sink(nullptr);
+    if (f.data != nullptr) f.data->set_sink(nullptr);
   }
 }
 
@@ -144,6 +148,15 @@ void UsbDevice::on_plug(Modem& modem) {
         queue_in(fn.bulk_in, protocols::as_bytes(bytes));
       }
     });
+    auto* qmi = dynamic_cast<QmiPort*>(port.get());
+    if (qmi != nullptr && f.bulk_in != 0) {
+      f.data = &qmi->data_path();
+      f.data->set_sink([this, endpoint = f.bulk_in](protocols::ByteView packet) {
+        if (in_queues_[endpoint].size() >= kMaxQueuedPackets) return false;
+        queue_in(endpoint, packet, true);
+        return true;
+      });
+    }
   }
   connected_ = true;
   if (listener_ != nullptr) listener_->on_connect(*this);
@@ -152,7 +165,9 @@ void UsbDevice::on_plug(Modem& modem) {
 void UsbDevice::on_unplug(Modem&) {
   for (auto& [n, f] : functions_) {
     if (f.port != nullptr) f.port->set_sink(nullptr);
+    if (f.data != nullptr) f.data->set_sink(nullptr);
     f.port = nullptr;
+    f.data = nullptr;
     f.responses.clear();
   }
   in_queues_.clear();
@@ -209,14 +224,17 @@ Bytes UsbDevice::read(std::uint8_t endpoint, std::size_t max) {
 bool UsbDevice::write(std::uint8_t endpoint, protocols::ByteView data) {
   auto it = endpoints_.find(endpoint);
   if (it == endpoints_.end() || (endpoint & 0x80) != 0) return false;
-  Bytes copy(data.begin(), data.end());
-  record('S', usb::TransferType::kBulk, endpoint, copy, -115, static_cast<std::uint32_t>(copy.size()));
-  record('C', usb::TransferType::kBulk, endpoint, {}, 0, static_cast<std::uint32_t>(copy.size()));
+  if (pcap_) {  // no copy of every packet unless a capture wants it
+    record('S', usb::TransferType::kBulk, endpoint, Bytes(data.begin(), data.end()), -115,
+           static_cast<std::uint32_t>(data.size()));
+    record('C', usb::TransferType::kBulk, endpoint, {}, 0, static_cast<std::uint32_t>(data.size()));
+  }
   Function* f = function_for_interface(it->second.interface_number);
   if (f != nullptr && f->port != nullptr && !f->qmi) {
     f->port->from_host(protocols::as_chars(data));
+  } else if (f != nullptr && f->data != nullptr) {
+    f->data->from_host(data);  // packet data: one packet (frame) per transfer
   }
-  // Bulk data on the QMI interface is packet data: accepted (the data path comes later).
   return true;
 }
 

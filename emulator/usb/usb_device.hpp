@@ -6,7 +6,8 @@
 //   - serial functions (DM, NMEA, AT): bulk OUT -> port, port -> bulk IN queue;
 //   - QMI: SEND_ENCAPSULATED_COMMAND -> port; the port's frames wait for
 //     GET_ENCAPSULATED_RESPONSE, each announced by RESPONSE_AVAILABLE on the interrupt endpoint
-//     (qmi.md "Over USB");
+//     (qmi.md "Over USB"); the bulk endpoints carry packet data: bulk OUT -> the port's
+//     DataPath, its packets -> the bulk IN queue, one packet per transfer;
 //   - anything unknown STALLs.
 // A transport is a Listener: it hears of connect, disconnect, and data waiting on an endpoint.
 #include <cstdint>
@@ -95,6 +96,7 @@ class UsbDevice final : public DeviceObserver {
     // real module, and never reaches the next program that opens the tty.
     bool dtr = false;
     std::deque<protocols::Bytes> responses;  // QMI: frames for GET_ENCAPSULATED_RESPONSE
+    class DataPath* data = nullptr;          // QMI: the interface's packet data (wwan0)
   };
 
   void build(const profile::UsbComposition& c);

@@ -17,5 +17,6 @@ inline constexpr int kExitUsage = 2;
 void add_run_command(CLI::App& app, Action& action);
 void add_profiles_command(CLI::App& app, Action& action);
 void add_firmware_command(CLI::App& app, Action& action);
+void add_scenario_command(CLI::App& app, Action& action);
 
 }  // namespace modemu::cli

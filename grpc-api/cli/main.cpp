@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
       "  modemu run                                  a default EG12 on local ptys, live event log\n"
       "  modemu run --profile sierra-mc7455 --dev-dir /tmp/mc7455\n"
       "  modemu profiles list                        the modules modemu can be\n"
-      "  modemu firmware build --profile quectel-eg12 --version EG12EAPAR01A12M4G -o DIR\n",
+      "  modemu firmware build --profile quectel-eg12 --version EG12EAPAR01A12M4G -o DIR\n"
+      "  modemu run --scenario scenarios/f01-eg12-usb-reset-loop.txtpb --check --virtual-time\n",
       "modemu"};
   app.set_version_flag("--version", "modemu 0.1.0");
   app.require_subcommand(1);
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   add_run_command(app, action);
   add_profiles_command(app, action);
   add_firmware_command(app, action);
+  add_scenario_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

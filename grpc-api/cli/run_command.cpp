@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "emulator/clock.hpp"
+#include "emulator/data/data_service.hpp"
 #include "emulator/event_log.hpp"
 #include "emulator/profile.hpp"
 #include "emulator/state_dir.hpp"
@@ -22,6 +23,7 @@
 #include "emulator/usb/usb_device.hpp"
 #include "grpc-api/cli/commands.hpp"
 #include "grpc-api/cli/sizes.hpp"
+#include "scenarios/engine.hpp"
 #include "scenarios/fleet.hpp"
 
 namespace modemu::cli {
@@ -49,7 +51,20 @@ struct RunOptions {
   std::string usb2tcp;  // ADDR:PORT for QFirehose -p
   std::string power_cut_after_program;  // SIZE
   std::string power_off_time = "2s";    // DURATION or "never"
+  std::vector<std::string> data_faults; // --data-fault SPEC (emulator/data/data_faults.hpp)
+  std::string scenario;                 // FILE
+  bool check = false;
+  double speed = 1.0;
+  bool virtual_time = false;
+  bool default_scenario = false;  // nothing chose a modem: the default scenario (a short F1)
 };
+
+// Where a modem's port links go: --dev-dir (a subdirectory per modem when there are several),
+// else STATE-DIR/ID/dev.
+fs::path dev_dir_for(const RunOptions& o, const fs::path& state_root, const std::string& id, bool several) {
+  if (o.dev_dir.empty()) return state_root / id / "dev";
+  return several ? fs::path(o.dev_dir) / id : fs::path(o.dev_dir);
+}
 
 int run(const RunOptions& o) {
   em::Duration stop_after{};
@@ -72,18 +87,48 @@ int run(const RunOptions& o) {
                          "own qmi-proxy reaches /dev/cdc-wdm0\n");
     return kExitUsage;
   }
-  em::ModemOptions modem_options;
-  try {
-    modem_options.profile = em::load_profile(o.profile);
-  } catch (const em::ProfileError& e) {
-    std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+  if (o.check && o.scenario.empty() && !o.default_scenario) {
+    std::fprintf(stderr, "modemu run: error: --check judges a scenario's expectations: give --scenario FILE\n");
     return kExitUsage;
   }
-  modem_options.id = o.id.empty() ? modem_options.profile.name() : o.id;
+  if (o.virtual_time && o.speed != 1.0) {
+    std::fprintf(stderr, "modemu run: error: --virtual-time and --speed exclude each other\n");
+    return kExitUsage;
+  }
+  if (o.virtual_time && usb) {
+    std::fprintf(stderr, "modemu run: error: a real kernel attached over usbredir needs real time (use --speed)\n");
+    return kExitUsage;
+  }
+  std::optional<scenario::Scenario> sc;
+  if (o.default_scenario) {
+    sc = scenarios::parse_scenario(scenarios::default_scenario_text(), "the default scenario");
+  } else if (!o.scenario.empty()) {
+    try {
+      sc = scenarios::load_scenario(o.scenario);
+    } catch (const scenarios::ScenarioError& e) {
+      std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+      return kExitUsage;
+    }
+    if (usb && sc->modems_size() > 1) {
+      std::fprintf(stderr, "modemu run: error: usbredir serves one modem per process; the scenario has %d\n",
+                   sc->modems_size());
+      return kExitUsage;
+    }
+  }
+  em::ModemOptions modem_options;
+  if (!sc) {
+    try {
+      modem_options.profile = em::load_profile(o.profile);
+    } catch (const em::ProfileError& e) {
+      std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+      return kExitUsage;
+    }
+    modem_options.id = o.id.empty() ? modem_options.profile.name() : o.id;
+    modem_options.firmware_version = o.firmware;
+  }
   fs::path state_root = o.state_dir.empty() ? em::default_state_root() : fs::path(o.state_dir);
   modem_options.state_root = state_root;
   modem_options.time_scale = o.time_scale;
-  modem_options.firmware_version = o.firmware;
   modem_options.show_personal = o.show_personal;
   if (!o.power_cut_after_program.empty()) {
     auto bytes = parse_size(o.power_cut_after_program);
@@ -105,10 +150,20 @@ int run(const RunOptions& o) {
     }
     modem_options.power_restore = off;
   }
-  fs::path dev_dir = o.dev_dir.empty() ? state_root / modem_options.id / "dev" : fs::path(o.dev_dir);
 
   boost::asio::io_context io;
-  em::AsioClock clock(io);
+  // Real time (sped up with --speed), or virtual time that jumps to the next timer whenever
+  // nothing else is ready.
+  std::unique_ptr<em::Clock> clock_holder;
+  em::VirtualClock* virtual_clock = nullptr;
+  if (o.virtual_time) {
+    auto v = std::make_unique<em::VirtualClock>();
+    virtual_clock = v.get();
+    clock_holder = std::move(v);
+  } else {
+    clock_holder = std::make_unique<em::AsioClock>(io, o.speed);
+  }
+  em::Clock& clock = *clock_holder;
   em::EventLog log(clock);
 
   // Console: the live, readable event log (or JSON lines with --json).
@@ -130,8 +185,28 @@ int run(const RunOptions& o) {
   }
 
   scenarios::Fleet fleet(clock, log);
-  em::Modem& modem = fleet.add(std::move(modem_options));
-  std::unique_ptr<gadget::PtyTransport> transport;
+  std::unique_ptr<scenarios::Engine> engine;
+  std::vector<em::Modem*> modems;
+  if (sc) {
+    engine = std::make_unique<scenarios::Engine>(*sc, fleet, modem_options);
+    modems = engine->modems();
+  } else {
+    modems.push_back(&fleet.add(std::move(modem_options)));
+  }
+  em::Modem& modem = *modems.front();
+  const bool several = modems.size() > 1;
+  // --- packet data (emulator/data): --data-fault SPEC, acting on every modem from the start ---
+  if (!o.data_faults.empty()) {
+    em::DataFaults faults;
+    for (const auto& spec : o.data_faults) {
+      if (std::string error = em::add_data_fault(spec, faults); !error.empty()) {
+        std::fprintf(stderr, "modemu run: error: --data-fault %s\n", error.c_str());
+        return kExitUsage;
+      }
+    }
+    for (em::Modem* m : modems) m->data().set_faults(faults, "--data-fault");
+  }
+  std::vector<std::unique_ptr<gadget::PtyTransport>> transports;
   std::unique_ptr<em::UsbDevice> usb_device;
   std::unique_ptr<gadget::UsbredirServer> usbredir;
   if (usb) {
@@ -143,12 +218,16 @@ int run(const RunOptions& o) {
       std::fprintf(stderr, "modemu run: error: %s\n", e.what());
       return kExitUsage;
     }
-  } else {
-    transport = std::make_unique<gadget::PtyTransport>(io, modem, dev_dir);
+  } else if (o.transport == "local") {
+    for (em::Modem* m : modems) {
+      transports.push_back(std::make_unique<gadget::PtyTransport>(io, *m, dev_dir_for(o, state_root, m->id(), several)));
+    }
   }
   std::unique_ptr<gadget::QmiProxyServer> proxy;
-  if (o.qmi_proxy) {
-    proxy = std::make_unique<gadget::QmiProxyServer>(io, std::vector<gadget::QmiProxyServer::Target>{{&modem, dev_dir}});
+  if (o.qmi_proxy && o.transport == "local") {
+    std::vector<gadget::QmiProxyServer::Target> targets;
+    for (em::Modem* m : modems) targets.push_back({m, dev_dir_for(o, state_root, m->id(), several)});
+    proxy = std::make_unique<gadget::QmiProxyServer>(io, targets);
     log.emit("", "qmi.proxy", "serving libqmi's qmi-proxy protocol on the abstract socket \"qmi-proxy\" (qmicli -p)");
   }
   // QFirehose's TCP transport, beside whichever transport carries the other ports: the DM
@@ -162,35 +241,41 @@ int run(const RunOptions& o) {
       return kExitUsage;
     }
     log.emit("", "usb2tcp",
-             fmt::format("serving the DM / EDL interface over QFirehose's TCP framing on {} (QFirehose -p {})",
-                         usb2tcp->address(), usb2tcp->address()),
+             fmt::format("serving the DM / EDL interface of {} over QFirehose's TCP framing on {} (QFirehose -p {})",
+                         modem.id(), usb2tcp->address(), usb2tcp->address()),
              {{"address", usb2tcp->address()}});
   }
-  const auto& p = modem.profile();
-  std::string where = usb ? fmt::format("usbredir on {}", o.listen) : fmt::format("ports in {}", dev_dir.string());
-  log.emit("", "start",
-           fmt::format("{} ({}), firmware {}, state in {}, {}; Ctrl-C stops", modem.id(), p.description(),
-                       modem.firmware().version(), (state_root / modem.id()).string(), where),
-           {{"profile", p.name()}, {"firmware", modem.firmware().version()}, {"dev_dir", dev_dir.string()},
-            {"pid", std::to_string(::getpid())}});
+  for (em::Modem* m : modems) {
+    const auto& p = m->profile();
+    fs::path dev_dir = dev_dir_for(o, state_root, m->id(), several);
+    std::string where = usb                       ? fmt::format("usbredir on {}", o.listen)
+                        : o.transport == "local" ? fmt::format("ports in {}", dev_dir.string())
+                                                  : std::string("no transport");
+    log.emit("", "start",
+             fmt::format("{} ({}), firmware {}, state in {}, {}; Ctrl-C stops", m->id(), p.description(),
+                         m->firmware().version(), (state_root / m->id()).string(), where),
+             {{"modem", m->id()}, {"profile", p.name()}, {"firmware", m->firmware().version()},
+              {"dev_dir", dev_dir.string()}, {"pid", std::to_string(::getpid())}});
+  }
 
   // SIGUSR1: the power-cut control from outside (a test harness, a shell): the supply fails now.
   boost::asio::signal_set cut_signal(io, SIGUSR1);
   std::function<void()> wait_cut = [&] {
     cut_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      modem.power_cut("SIGUSR1 power cut");
+      for (em::Modem* m : modems) m->power_cut("SIGUSR1 power cut");
       wait_cut();
     });
   };
   wait_cut();
+  int rc = kExitOk;
   bool stopping = false;
   auto stop = [&](std::string_view cause) {
     if (stopping) return;
     stopping = true;
     fleet.power_off_all(cause);
     proxy.reset();
-    transport.reset();
+    transports.clear();
     usbredir.reset();
     usb_device.reset();
     cut_signal.cancel();
@@ -204,9 +289,31 @@ int run(const RunOptions& o) {
   em::Timer stop_timer(clock);
   if (stop_after > em::Duration::zero()) stop_timer.start(stop_after, [&] { stop("--duration elapsed"); });
 
-  fleet.power_on_all("modemu run");
-  io.run();
-  return kExitOk;
+  if (engine) {
+    engine->on_finished([&] {
+      bool all_held = true;
+      std::string verdicts = scenarios::format_verdicts(engine->verdicts(), all_held);
+      std::fprintf(stderr, "scenario %s: %s\n%s", sc->name().c_str(), all_held ? "every expectation held" : "FAILED",
+                   verdicts.c_str());
+      if (o.check && !all_held) rc = kExitFailure;
+      stop("the scenario ended");
+    });
+    engine->start();
+  } else {
+    fleet.power_on_all("modemu run");
+  }
+  if (virtual_clock != nullptr) {
+    // Virtual time: serve whatever I/O is ready, then jump to the next timer; with no timer
+    // left, wait for I/O.
+    while (!io.stopped()) {
+      io.poll();
+      if (io.stopped()) break;
+      if (!virtual_clock->run_next()) io.run_one();
+    }
+  } else {
+    io.run();
+  }
+  return rc;
 }
 
 }  // namespace
@@ -215,7 +322,10 @@ void add_run_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Start a modem and serve it until Ctrl-C");
   cmd->footer(
-      "With no options: a Quectel EG12 on local pseudo-terminals, with a live event log.\n\n"
+      "With no options: the default scenario, a short, visible version of field failure F1: a Quectel\n"
+      "EG12 on firmware EG12EAPAR01A09M4G on local pseudo-terminals, its USB reset loop compressed to\n"
+      "about one reset a minute, fixed at 5 minutes by flashing EG12EAPAR01A12M4G; it ends after 12\n"
+      "minutes with a verdict per expectation. Give --profile (or --scenario) for anything else.\n\n"
       "Examples:\n"
       "  modemu run\n"
       "  modemu run --profile quectel-ec25 --dev-dir /tmp/ec25     then: chat/minicom on /tmp/ec25/ttyUSB2\n"
@@ -233,8 +343,8 @@ void add_run_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--transport,-t", o->transport,
                   "How the host reaches the modem: local (pseudo-terminals), usbredir (a QEMU guest's USB, "
-                  "with --listen)")
-      ->check(CLI::IsMember({"local", "usbredir"}))
+                  "with --listen), none (only the scenario's scripted host)")
+      ->check(CLI::IsMember({"local", "usbredir", "none"}))
       ->capture_default_str();
   cmd->add_option("--listen", o->listen,
                   "Where a USB transport listens: unix:PATH or tcp:HOST:PORT (HOST defaults to 127.0.0.1)");
@@ -259,6 +369,18 @@ void add_run_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--event-log", o->event_log, "Also append every event to FILE as JSON lines");
   cmd->add_option("--duration", o->duration, "Stop by itself after this time (e.g. 30s, 5m)");
+  cmd->add_option("--scenario", o->scenario,
+                  "Run a scenario file (scenarios/fNN-*.txtpb): its modems, faults, actions and expectations; "
+                  "the run ends with the scenario")
+      ->type_name("FILE");
+  cmd->add_flag("--check", o->check,
+                "With --scenario: print a verdict per expectation and exit 0 only if every one held");
+  cmd->add_option("--speed", o->speed, "Run the clock N times faster than real time (a 4 h period in 14 s at 1000)")
+      ->check(CLI::Range(0.001, 1e6))
+      ->capture_default_str();
+  cmd->add_flag("--virtual-time", o->virtual_time,
+                "Virtual time: jump to the next timer whenever nothing else is ready (a 24 h scenario with local "
+                "or scripted clients finishes in seconds; not with a real kernel)");
   cmd->add_option("--power-cut-after-program", o->power_cut_after_program,
                   "Cut the power once Firehose has written SIZE bytes of program data (e.g. 300K): an update "
                   "interrupted at that point. SIGUSR1 cuts the power at any moment")
@@ -266,6 +388,13 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--power-off-time", o->power_off_time,
                   "How long the power stays off after a cut before the module powers on again, or \"never\"")
       ->capture_default_str();
+  cmd->add_option("--data-fault", o->data_faults,
+                  "A fault on the packet data path, from the start (repeatable): no-downlink (connected, uplink "
+                  "counted, nothing returned), silence (nothing at all, USB stays up), latency=DURATION, "
+                  "loss=P[,seed=N], cap=RATE (1000kbit, 2mbit), drop=DURATION[,reason=R] (the network ends "
+                  "each session after DURATION; R: network-failure, regular-deactivation, "
+                  "reactivation-requested, insufficient-resources, operator-barring, no-service, 3gpp:N)")
+      ->type_name("SPEC");
   cmd->add_flag("--qmi-proxy", o->qmi_proxy,
                 "Also serve libqmi's qmi-proxy protocol on the abstract unix socket \"qmi-proxy\", so that "
                 "`qmicli -p -d DIR/cdc-wdm0 ...` works (private inside `unshare -n`)");
@@ -274,7 +403,11 @@ void add_run_command(CLI::App& app, Action& action) {
                 "<personal> otherwise");
   cmd->add_flag("--json", o->json, "Print events as JSON lines instead of text");
   cmd->add_flag("--quiet,-q", o->quiet, "Print no events");
-  cmd->callback([o, &action] { action = [o] { return run(*o); }; });
+  cmd->callback([o, cmd, &action] {
+    o->default_scenario = cmd->count("--profile") == 0 && cmd->count("--scenario") == 0 && cmd->count("--firmware") == 0 &&
+                          cmd->count("--id") == 0 && o->transport == "local";
+    action = [o] { return run(*o); };
+  });
 }
 
 }  // namespace modemu::cli

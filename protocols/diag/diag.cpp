@@ -16,6 +16,8 @@ bool is_edl_switch(ByteView p) {
   return p.size() == 4 && p[0] == kSubsystemDispatch && p[1] == 0x65 && p[2] == 0x01 && p[3] == 0x00;
 }
 
+Bytes edl_switch_request() { return {kSubsystemDispatch, 0x65, 0x01, 0x00}; }
+
 Bytes version_info_response(const VersionInfo& v) {
   Writer w;
   w.u8(kVersionInfo);

@@ -19,6 +19,8 @@ inline constexpr std::uint8_t kExtendedBuildId = 0x7c;
 
 // The request QFirehose sends to switch a Quectel module to EDL: subsystem 0x65, command 0x0001.
 bool is_edl_switch(ByteView payload);
+// That request's payload (HDLC framing adds CRC and trailer: 4B 65 01 00 54 0F 7E).
+Bytes edl_switch_request();
 
 struct VersionInfo {
   std::string comp_date = "Jan 01 2020";  // 11 characters

@@ -167,7 +167,9 @@ void append_nas_wds_wda(std::vector<MessageDef>& m) {
                    {0x1e, "ipv4_address", "address:u32"}, {0x1f, "profile_id", "type:u8 index:u8"},
                    {0x20, "ipv4_gateway", "address:u32"}, {0x21, "ipv4_subnet_mask", "mask:u32"},
                    {0x25, "ipv6_address", "address:bytes16 prefix_length:u8"},
-                   {0x26, "ipv6_gateway", "address:bytes16 prefix_length:u8"}, {0x29, "mtu", "value:u32"},
+                   {0x26, "ipv6_gateway", "address:bytes16 prefix_length:u8"},
+                   {0x27, "primary_ipv6_dns", "address:bytes16"}, {0x28, "secondary_ipv6_dns", "address:bytes16"},
+                   {0x29, "mtu", "value:u32"},
                    {0x2b, "ip_family", "family:u8"}}));
   m.back().request[0].mandatory = true;  // qmicli always sends the requested-settings mask
   m.push_back(msg(kWds, 0x0034, "Get Autoconnect Settings", {},

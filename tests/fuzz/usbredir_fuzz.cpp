@@ -5,10 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "emulator/clock.hpp"
-#include "emulator/event_log.hpp"
-#include "emulator/modem.hpp"
-#include "emulator/profile.hpp"
+#include "booted_modem.hpp"
 #include "emulator/usb/usb_device.hpp"
 #include "gadget/usbredir/usbredir_server.hpp"
 
@@ -16,17 +13,10 @@ namespace em = modemu::emulator;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const modemu::profile::Profile profile = em::load_profile("quectel-ec25");
-  em::VirtualClock clock;
-  em::EventLog log(clock, 16);
-  em::ModemOptions options;
-  options.id = "fuzz";
-  options.profile = profile;
-  em::Modem modem(std::move(options), clock, log);
-  modem.power_on("fuzz");
-  clock.run_until_idle();
-  em::UsbDevice device(modem);
+  modemu::fuzz::BootedModem booted(profile);
+  em::UsbDevice device(booted.modem);
   std::string bytes(reinterpret_cast<const char*>(data), size);
   (void)modemu::gadget::usbredir_feed_for_test(device, bytes);
-  clock.run_until_idle();  // resets and the like that the traffic asked for
+  booted.clock.run_until_idle();  // resets and the like that the traffic asked for
   return 0;
 }

@@ -268,9 +268,10 @@ wait_dmesg() {
   while [ "$(dmesg | grep -c "$2")" -lt "$1" ] && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
   [ "$(dmesg | grep -c "$2")" -ge "$1" ]
 }
+# flash [PROGRAMMER GEOMETRY]: qdl on the package in /pkg (default: the EG12's)
 flash() {
-  (cd /pkg/update/firehose && qdl --storage nand prog_nand_firehose_sdx20.mbn rawprogram_nand_p4K_b256K_update.xml \
-      patch_p4K_b256K.xml)
+  (cd /pkg/update/firehose && qdl --storage nand "${1:-prog_nand_firehose_sdx20.mbn}" \
+      "rawprogram_nand_${2:-p4K_b256K}_update.xml" "patch_${2:-p4K_b256K}.xml")
 }
 """
 
@@ -343,6 +344,87 @@ qmicli -d /dev/cdc-wdm0 --dms-get-revision
         self.assertIn("sys: after-cut 9008 1 0512 0", out)
         self.assertIn("qdl-rc=0", out)
         self.assertIn("Revision: 'EG12EAPAR01A12M4G'", out)
+
+
+class FieldFailuresInTheTestbed(unittest.TestCase):
+    """Scenarios with a real kernel attached (real time, profile delays scaled down): the host-side
+    symptom in the guest, the recovery by the guest's own updater, and `--check`."""
+
+    def run_scenario(self, scenario, script, files, profile, time_scale):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "scenario.txtpb")
+            with open(path, "w") as f:
+                f.write(scenario)
+            with Guest(profile, time_scale=time_scale, extra=["--scenario", path, "--check"]) as g:
+                m = g.modems[0]
+                rc, out, console = testbed.run(script, [m.sock], timeout=240, files=files)
+                self.assertEqual(rc, 0, console[-6000:])
+                # The scenario ends by itself; --check gives its verdict.
+                check_rc = m.proc.wait(timeout=120)
+                verdicts = m.proc.stderr.read().decode()
+                self.assertEqual(check_rc, 0, verdicts)
+                self.assertIn("every expectation held", verdicts)
+        return out
+
+    def test_f01_reset_loop_seen_by_the_kernel_and_stopped_by_flashing_a12(self):
+        # --time-scale 0.0005 also scales the firmware's trait: a reset every 7.2 s +- 1.8 s.
+        scenario = """
+name: "f01-testbed" seed: 2 duration: "70s"
+modems { id: "eg12" profile: "quectel-eg12" firmware: "EG12EAPAR01A09M4G" }
+expectations { name: "the module drops off USB" within_event { kind: "usb.unplug" } time: "20s" }
+expectations { name: "the firmware becomes A12" eventually { kind: "boot" fields { key: "firmware" value: "EG12EAPAR01A12M4G" } fields { key: "mode" value: "APPLICATION" } } }
+expectations {
+  name: "no USB disconnect for 25 s (three periods) after the update"
+  after { kind: "boot" fields { key: "firmware" value: "EG12EAPAR01A12M4G" } fields { key: "mode" value: "APPLICATION" } }
+  never { kind: "usb.unplug" } time: "25s"
+}
+"""
+        script = EDL_GUEST_LIB + r"""
+wait_for /dev/ttyUSB0 20 || exit 3
+wait_dmesg 3 "USB disconnect" 40 || exit 4
+echo "sys: disconnects-before $(dmesg | grep -c 'USB disconnect')"
+wait_for /dev/ttyUSB0 20 || exit 5
+edl_switch
+wait_usb 05c6 9008 20 || exit 6
+flash
+echo "qdl-rc=$?"
+wait_usb 2c7c 0512 30 || exit 7
+wait_for /dev/cdc-wdm0 20 || exit 8
+n=$(dmesg | grep -c 'USB disconnect')
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+sleep 20
+echo "sys: disconnects-after-update $(( $(dmesg | grep -c 'USB disconnect') - n ))"
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = firmware_package("quectel-eg12", "EG12EAPAR01A12M4G", d)
+        out = self.run_scenario(scenario, script, files, "quectel-eg12", "0.0005")
+        self.assertIn("qdl-rc=0", out)
+        self.assertIn("Revision: 'EG12EAPAR01A12M4G'", out)
+        self.assertIn("sys: disconnects-after-update 0", out)
+
+    def test_f02_module_in_edl_recovered_by_flashing(self):
+        scenario = """
+name: "f02-testbed" seed: 1 duration: "45s"
+modems { id: "ec25" profile: "quectel-ec25" firmware: "EC25EFAR06A06M4G" flash: FLASH_ERASED_SBL }
+expectations { name: "05c6:9008 at power-on" within_event { kind: "usb.plug" fields { key: "pid" value: "9008" } } time: "10s" }
+expectations { name: "boots the new version after the update" eventually { kind: "boot" fields { key: "firmware" value: "EC25EFAR06A11M4G" } fields { key: "mode" value: "APPLICATION" } } }
+"""
+        script = EDL_GUEST_LIB + r"""
+wait_usb 05c6 9008 20 || exit 3
+wait_dmesg 1 "Qualcomm USB modem converter now attached" 10 || exit 4
+echo "sys: only-9008 $(usb_count 05c6 9008) $(usb_count 2c7c 0125)"
+flash prog_nand_firehose_9x07.mbn p2K_b128K
+echo "qdl-rc=$?"
+wait_usb 2c7c 0125 30 || exit 5
+wait_for /dev/cdc-wdm0 20 || exit 6
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = firmware_package("quectel-ec25", "EC25EFAR06A11M4G", d)
+        out = self.run_scenario(scenario, script, files, "quectel-ec25", "0.1")
+        self.assertIn("sys: only-9008 1 0", out)
+        self.assertIn("qdl-rc=0", out)
+        self.assertIn("Revision: 'EC25EFAR06A11M4G'", out)
 
 
 class PcapInTshark(unittest.TestCase):

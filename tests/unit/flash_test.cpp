@@ -15,6 +15,7 @@
 #include "emulator/firmware/package.hpp"
 #include "emulator/flash/flash.hpp"
 #include "protocols/sahara/sahara.hpp"
+#include "scenarios/host.hpp"
 #include "tests/unit/support.hpp"
 
 namespace em = modemu::emulator;
@@ -38,102 +39,13 @@ const modemu::profile::Firmware& catalogue(const modemu::profile::Profile& p, co
   return *f;
 }
 
-// The host side of an update: Sahara serving the programmer, then Firehose commands.
-struct UpdaterHost {
-  em::Modem& modem;
-  em::Port* port = nullptr;
-  std::vector<Bytes> transfers;  // each to_host call of the port
-  Bytes programmer;
-
-  UpdaterHost(em::Modem& m, Bytes prog) : modem(m), programmer(std::move(prog)) {}
-
-  void open() {
-    port = modem.port_by_node("ttyUSB0");
-    REQUIRE(port != nullptr);
-    port->set_sink([this](std::string_view b) { transfers.emplace_back(b.begin(), b.end()); });
-    port->host_opened();
-  }
-  void send(std::string_view bytes) { port->from_host(bytes); }
-  void send(ByteView bytes) { port->from_host(modemu::protocols::as_chars(bytes)); }
-
-  // Sahara until DONE_RESP; returns END_IMAGE_TX's status.
-  std::uint32_t load_programmer() {
-    std::uint32_t status = 0xffffffff;
-    for (std::size_t i = 0; i < transfers.size(); ++i) {
-      auto pkt = sahara::decode(transfers[i]);
-      REQUIRE(pkt.has_value());
-      modemu::protocols::Reader r(pkt->body);
-      if (pkt->command == sahara::kHello) {
-        modemu::protocols::Writer w;
-        w.le32(2).le32(1).le32(0).le32(0);
-        for (int k = 0; k < 6; ++k) w.le32(0);
-        send(sahara::encode(sahara::kHelloResp, w.data()));
-      } else if (pkt->command == sahara::kReadData) {
-        r.le32();
-        std::uint32_t offset = r.le32(), length = r.le32();
-        REQUIRE(offset + length <= programmer.size());
-        send(ByteView(programmer).subspan(offset, length));
-      } else if (pkt->command == sahara::kEndImageTx) {
-        r.le32();
-        status = r.le32();
-        if (status != 0) return status;
-        send(sahara::encode(sahara::kDone));
-      } else if (pkt->command == sahara::kDoneResp) {
-        transfers.erase(transfers.begin(), transfers.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-        return status;
-      }
-    }
-    FAIL("Sahara ended without DONE_RESP");
-    return status;
-  }
-
-  // One Firehose command; returns the response element's text (logs skipped).
-  std::string command(const std::string& element) {
-    transfers.clear();
-    send("<?xml version=\"1.0\" ?><data>" + element + "</data>");
-    return response();
-  }
-  std::string response() {
-    for (const auto& t : transfers) {
-      std::string s(t.begin(), t.end());
-      if (s.find("<response") != std::string::npos) return s;
-    }
-    return "<no response>";
-  }
-
-  // Programs images like an updater: SBL erased first, programmed last; then power reset.
-  void update(const std::vector<fw::Image>& images, std::uint32_t sector, std::uint32_t pages_per_block) {
-    CHECK(command("<configure MemoryName=\"nand\" MaxPayloadSizeToTargetInBytes=\"8192\" />").find("ACK") != std::string::npos);
-    const fw::Image* sbl = nullptr;
-    for (const auto& img : images) {
-      if (img.place.offset == 0) sbl = &img;
-    }
-    REQUIRE(sbl != nullptr);
-    command(fmt::format("<erase PAGES_PER_BLOCK=\"{}\" SECTOR_SIZE_IN_BYTES=\"{}\" num_partition_sectors=\"{}\" start_sector=\"0\" />",
-                        pages_per_block, sector, sbl->place.size / sector));
-    for (const auto& img : images) {
-      if (&img != sbl && !program(img, sector)) return;
-    }
-    if (!program(*sbl, sector)) return;
-    command("<power value=\"reset\" />");
-  }
-
-  bool program(const fw::Image& img, std::uint32_t sector) {
-    std::uint64_t sectors = (img.data.size() + sector - 1) / sector;
-    std::string r = command(fmt::format(
-        "<program SECTOR_SIZE_IN_BYTES=\"{}\" num_partition_sectors=\"{}\" physical_partition_number=\"0\" start_sector=\"{}\" />",
-        sector, sectors, img.place.offset / sector));
-    if (r.find("rawmode=\"true\"") == std::string::npos) return false;
-    Bytes padded = img.data;
-    padded.resize(sectors * sector, 0);
-    transfers.clear();
-    for (std::size_t at = 0; at < padded.size() && port != nullptr; at += 8192) {
-      if (modem.port_by_node("ttyUSB0") != port) return false;
-      send(ByteView(padded).subspan(at, std::min<std::size_t>(8192, padded.size() - at)));
-    }
-    return response().find("value=\"ACK\"") != std::string::npos;
-  }
-};
+// The download port of a modem in EDL.
+em::Port& download_port(em::Modem& m) {
+  em::Port* port = m.port_by_node("ttyUSB0");
+  REQUIRE(port != nullptr);
+  REQUIRE(port->info().function == modemu::profile::SAHARA);
+  return *port;
+}
 
 }  // namespace
 
@@ -287,11 +199,12 @@ TEST_CASE("the running firmware is read from the flash: factory A09, updated to 
   v.clock.run_until_idle();
   REQUIRE(v.modem->composition()->idproduct() == 0x9008);
 
-  UpdaterHost host(*v.modem, fw::build_programmer(p));
-  host.open();
-  REQUIRE(host.load_programmer() == sahara::kSuccess);
-  v.clock.run_until_idle();
-  host.update(fw::build_images(p, catalogue(p, "EG12EAPAR01A12M4G")), p.flash().page_size(), p.flash().pages_per_block());
+  {
+    modemu::scenarios::DownloadSession host(*v.modem, download_port(*v.modem));
+    std::string error;
+    REQUIRE(host.load_programmer(fw::build_programmer(p), error) == sahara::kSuccess);
+    REQUIRE_MESSAGE(host.update(fw::build_images(p, catalogue(p, "EG12EAPAR01A12M4G")), error), error);
+  }
   v.clock.run_until_idle();
   REQUIRE(v.modem->power_state() == em::PowerState::kApplication);
   CHECK(v.modem->firmware().version() == "EG12EAPAR01A12M4G");
@@ -313,9 +226,11 @@ TEST_CASE("a programmer for another module is refused with a Sahara error status
   v.boot();
   v.modem->reset_after_reply("test", modemu::profile::EDL);
   v.clock.run_until_idle();
-  UpdaterHost host(*v.modem, fw::build_programmer(em::load_profile("quectel-ec25")));
-  host.open();
-  CHECK(host.load_programmer() == sahara::kHashVerificationFailure);
+  modemu::scenarios::DownloadSession host(*v.modem, download_port(*v.modem));
+  std::string error;
+  CHECK(host.load_programmer(fw::build_programmer(em::load_profile("quectel-ec25")), error) ==
+        sahara::kHashVerificationFailure);
+  CHECK(error == "END_IMAGE_TX status 0x22");
   bool logged = false;
   for (const auto& e : v.log.history()) logged = logged || e.message.find("programmer refused") != std::string::npos;
   CHECK(logged);
@@ -339,11 +254,12 @@ TEST_CASE("a power cut halfway through an update leaves EDL at the next power-on
   auto a12 = fw::build_images(p, catalogue(p, "EG12EAPAR01A12M4G"));
   v.modem->reset_after_reply("test", modemu::profile::EDL);
   v.clock.run_until_idle();
+  std::string error;
   {
-    UpdaterHost host(*v.modem, fw::build_programmer(p));
-    host.open();
-    REQUIRE(host.load_programmer() == sahara::kSuccess);
-    host.update(a12, p.flash().page_size(), p.flash().pages_per_block());
+    modemu::scenarios::DownloadSession host(*v.modem, download_port(*v.modem));
+    REQUIRE(host.load_programmer(fw::build_programmer(p), error) == sahara::kSuccess);
+    CHECK_FALSE(host.update(a12, error));
+    CHECK(error.find("went away") != std::string::npos);
   }
   v.clock.run_until_idle();  // cut, power restored, boot
   CHECK(v.count("power.restore") == 1);
@@ -354,10 +270,11 @@ TEST_CASE("a power cut halfway through an update leaves EDL at the next power-on
   v.boot();
   REQUIRE(v.modem->power_state() == em::PowerState::kEdl);
 
-  UpdaterHost again(*v.modem, fw::build_programmer(p));
-  again.open();
-  REQUIRE(again.load_programmer() == sahara::kSuccess);
-  again.update(a12, p.flash().page_size(), p.flash().pages_per_block());
+  {
+    modemu::scenarios::DownloadSession again(*v.modem, download_port(*v.modem));
+    REQUIRE(again.load_programmer(fw::build_programmer(p), error) == sahara::kSuccess);
+    REQUIRE_MESSAGE(again.update(a12, error), error);
+  }
   v.clock.run_until_idle();
   REQUIRE(v.modem->power_state() == em::PowerState::kApplication);
   CHECK(v.modem->firmware().version() == "EG12EAPAR01A12M4G");

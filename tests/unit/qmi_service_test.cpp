@@ -3,51 +3,12 @@
 
 #include "emulator/qmi/qmi_function.hpp"
 #include "protocols/qmi/message.hpp"
+#include "qmi_client.hpp"
 #include "support.hpp"
 
 using namespace modemu::emulator;
 using namespace modemu::test;
 namespace qmi = modemu::protocols::qmi;
-
-namespace {
-
-// A QMI client on the modem's cdc-wdm0: sends requests, collects responses and indications.
-struct QmiClientSim {
-  AtClient raw;
-  std::uint16_t txn = 0;
-  explicit QmiClientSim(Modem& m) : raw(m, "cdc-wdm0") {}
-
-  std::vector<qmi::Message> send(std::uint8_t service, std::uint8_t cid, std::uint16_t id,
-                                 std::vector<qmi::Tlv> tlvs = {}) {
-    qmi::Message m;
-    m.service = service;
-    m.client_id = cid;
-    m.transaction = ++txn;
-    m.message_id = id;
-    m.tlvs = std::move(tlvs);
-    auto bytes = qmi::encode(m);
-    raw.out.clear();
-    if (!raw.current()) raw.attach();
-    raw.attached->from_host(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    return drain();
-  }
-  std::vector<qmi::Message> drain() {
-    qmi::Framer f;
-    f.push(modemu::protocols::as_bytes(raw.out));
-    raw.out.clear();
-    std::vector<qmi::Message> out;
-    for (auto r = f.next(); r.outcome == qmi::Framer::Outcome::kFrame; r = f.next()) out.push_back(*qmi::decode(r.frame).message);
-    return out;
-  }
-  std::uint8_t allocate(std::uint8_t service) {
-    auto r = send(0, 0, 0x0022, {{0x01, {service}}});
-    return r.at(0).find(0x01)->value[1];
-  }
-};
-
-std::uint16_t error_of(const qmi::Message& m) { return static_cast<std::uint16_t>(m.find(0x02)->value[2] | (m.find(0x02)->value[3] << 8)); }
-
-}  // namespace
 
 TEST_CASE("a data session started over QMI is the context AT+CGACT shows, and stops with it") {
   VirtualModem v("quectel-eg12");

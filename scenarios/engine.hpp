@@ -1,0 +1,76 @@
+#pragma once
+// The scenario engine: creates the scenario's modems in a fleet, plays its timeline of faults
+// (each with start, duration, period and a probability drawn from the scenario's seed) and
+// actions (power, AT lines, firmware updates by the scripted host), records the event log, and
+// at the end judges every expectation against it.
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "emulator/faults/faults.hpp"
+#include "scenarios/fleet.hpp"
+#include "scenarios/host.hpp"
+#include "scenarios/scenario.hpp"
+
+namespace modemu::scenarios {
+
+struct Verdict {
+  std::string name;
+  bool held = false;
+  std::string detail;  // what was seen, with times
+};
+
+class Engine {
+ public:
+  // `base`: what every modem of the scenario shares (state root, time scale, ...); the
+  // scenario's ModemSpec gives profile, id and firmware.
+  Engine(scenario::Scenario scenario, Fleet& fleet, const emulator::ModemOptions& base);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const std::vector<emulator::Modem*>& modems() const { return modems_; }
+  // Powers the modems on and starts the timeline at the clock's now.
+  void start();
+  // Called once the scenario's duration has passed (faults ended, verdicts ready).
+  void on_finished(std::function<void()> fn) { finished_fn_ = std::move(fn); }
+  bool finished() const { return finished_; }
+  std::vector<Verdict> verdicts() const;
+
+ private:
+  struct Recorded {
+    emulator::Duration t;
+    std::string modem, kind, message;
+    std::vector<std::pair<std::string, std::string>> fields;
+  };
+  emulator::Modem& target(const std::string& id);
+  void schedule_fault(int index, emulator::Duration at);
+  void run_action(const scenario::Action& a);
+  void finish();
+  bool matches(const Recorded& e, const scenario::Match& m) const;
+  Verdict judge(const scenario::Expectation& x) const;
+
+  scenario::Scenario scenario_;
+  Fleet& fleet_;
+  emulator::Clock& clock_;
+  std::vector<emulator::Modem*> modems_;
+  emulator::TimePoint start_{};
+  emulator::Duration duration_{};
+  std::vector<Recorded> events_;
+  emulator::EventLog::SubscriptionId subscription_ = 0;
+  std::vector<std::unique_ptr<emulator::Timer>> timers_;
+  std::map<int, std::unique_ptr<emulator::faults::ActiveFault>> active_;  // by occurrence key
+  std::vector<emulator::faults::Rng> rngs_;                                 // one per fault
+  std::vector<std::unique_ptr<ScriptedUpdate>> updates_;
+  int next_occurrence_ = 0;
+  bool finished_ = false;
+  std::function<void()> finished_fn_;
+};
+
+// "PASS  name: detail" lines, and whether all held.
+std::string format_verdicts(const std::vector<Verdict>& verdicts, bool& all_held);
+
+}  // namespace modemu::scenarios

@@ -1,0 +1,74 @@
+#pragma once
+// The scripted host: what a router's updater does, in-process, through the modem's own ports
+// (no transport, no kernel), so that scenarios and tests can replay a recovery path under
+// virtual time. It claims the port as a usbfs updater detaches the kernel driver.
+//
+// A firmware update as QFirehose does it: the DIAG switch on the DM port when the module runs
+// its application, then on the EDL (or download-mode) port: Sahara serving the programmer,
+// Firehose configure, the SBL erased first, every image programmed, the SBL last, and the power
+// reset.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "emulator/clock.hpp"
+#include "emulator/firmware/image.hpp"
+#include "emulator/modem.hpp"
+
+namespace modemu::scenarios {
+
+// One synchronous session on a download port (the port answers within from_host).
+class DownloadSession {
+ public:
+  DownloadSession(emulator::Modem& modem, emulator::Port& port);
+  ~DownloadSession();
+  DownloadSession(const DownloadSession&) = delete;
+  DownloadSession& operator=(const DownloadSession&) = delete;
+
+  // Sahara: serves `programmer` until DONE_RESP. Returns END_IMAGE_TX's status (0 = loaded);
+  // `error` says what went wrong otherwise.
+  std::uint32_t load_programmer(const protocols::Bytes& programmer, std::string& error);
+  // Firehose: configure, erase the SBL, program the images (SBL last), power reset.
+  bool update(const std::vector<emulator::firmware::Image>& images, std::string& error);
+  // One Firehose command; the response document ("" when none came).
+  std::string command(const std::string& element);
+  // The port said nothing when opened and answers a Firehose nop: the programmer runs already.
+  bool programmer_running();
+
+ private:
+  bool program(const emulator::firmware::Image& image, std::string& error);
+  std::string response() const;
+  std::string summary() const;
+  void send(protocols::ByteView bytes);
+
+  emulator::Modem& modem_;
+  emulator::Port& port_;
+  std::uint32_t boot_count_;
+  std::vector<protocols::Bytes> transfers_;
+};
+
+// A whole update on a modem, across the switch to EDL; `done` hears the outcome.
+class ScriptedUpdate final : public emulator::DeviceObserver {
+ public:
+  using Done = std::function<void(bool ok, const std::string& detail)>;
+  ScriptedUpdate(emulator::Modem& modem, std::string version, Done done);
+  ~ScriptedUpdate() override;
+  void start();
+
+  void on_plug(emulator::Modem& modem) override;
+  void on_unplug(emulator::Modem&) override {}
+
+ private:
+  void flash_now();
+  void finish(bool ok, const std::string& detail);
+
+  emulator::Modem& modem_;
+  std::string version_;
+  Done done_;
+  emulator::Timer timer_;
+  bool switched_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace modemu::scenarios
