@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -23,13 +24,17 @@ namespace {
 struct Run {
   std::vector<sc::Verdict> verdicts;
   std::vector<std::string> log;
+  std::set<std::string> kinds;
 };
 
 Run run_scenario(const modemu::scenario::Scenario& s) {
   em::VirtualClock clock;
   em::EventLog log(clock, 1'000'000);
   Run out;
-  log.subscribe([&](const em::Event& e) { out.log.push_back(em::format_text(e)); });
+  log.subscribe([&](const em::Event& e) {
+    out.log.push_back(em::format_text(e));
+    out.kinds.insert(e.kind);
+  });
   sc::Fleet fleet(clock, log);
   em::ModemOptions base;
   sc::Engine engine(s, fleet, base);
@@ -172,6 +177,8 @@ TEST_CASE("every scenario file in scenarios/ parses, runs and holds its expectat
     auto r = run_scenario(s);
     CHECK_FALSE(r.verdicts.empty());
     for (const auto& v : r.verdicts) CHECK_MESSAGE(v.held, v.name << ": " << v.detail);
+    // Expectations may name only kinds the emulator emits: the list must know every one seen.
+    for (const auto& kind : r.kinds) CHECK_MESSAGE(sc::known_event_kinds().count(kind) == 1, kind);
   }
   CHECK(files >= 10);
 }
