@@ -121,7 +121,7 @@ ping6 -c 3 -i 0.2 -W 2 $gw6
 wait_for /sys/class/net/wwan0 20 || exit 3
 ip link set wwan0 up
 start_session || exit 5
-udhcpc -i wwan0 -s /udhcpc.sh -q -n -t 5 -T 1 || exit 6
+udhcpc -i wwan0 -s /udhcpc.sh -q -n -t 10 -T 2 || exit 6
 health_checks {self.gateway} {self.host_address} {self.host_name} {self.dns}
 n=0; until ip -6 addr show dev wwan0 | grep global | grep -qv tentative; do n=$((n+1)); [ $n -gt 50 ] && exit 7; usleep 100000; done
 ip -6 addr show dev wwan0 | grep global
