@@ -217,15 +217,7 @@ void Modem::power_off(std::string_view cause) {
   unplug();
 }
 
-void Modem::reset(std::string_view cause) {
-  if (!transition(PowerEvent::kReset, PowerState::kBooting, cause)) return;
-  action_timer_.cancel();
-  unplug();
-  state_.functionality = 1;  // +CFUN is not kept across a reset
-  state_.offline = false;
-  state_.sim_powered = true;
-  boot_timer_.start(scaled(profile().timing().reset_ms()), [this] { boot_complete(); });
-}
+void Modem::reset(std::string_view cause) { reset_for(cause, scaled(profile().timing().reset_ms())); }
 
 void Modem::reset_after_reply(std::string_view cause, profile::BootMode next_mode) {
   // transports.md: an unplug right after "OK" loses the OK on the host side. The grace is for
@@ -275,7 +267,7 @@ void Modem::reset_for(std::string_view cause, Duration downtime) {
   if (!transition(PowerEvent::kReset, PowerState::kBooting, cause)) return;
   action_timer_.cancel();
   unplug();
-  state_.functionality = 1;
+  state_.functionality = 1;  // +CFUN is not kept across a reset
   state_.offline = false;
   state_.sim_powered = true;
   boot_timer_.start(downtime, [this] { boot_complete(); });

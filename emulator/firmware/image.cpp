@@ -22,11 +22,8 @@ constexpr char kMagic[8] = {'M', 'D', 'M', 'U', 'I', 'M', 'G', '1'};
 constexpr std::uint32_t kFormat = 1;
 constexpr char kProgrammerMagic[16] = {'M', 'O', 'D', 'E', 'M', 'U', '-', 'F', 'I', 'R', 'E', 'H', 'O', 'S', 'E', 0};
 
-void fixed(Writer& w, std::string_view s, std::size_t width) {
-  std::string v(s.substr(0, width - 1));
-  v.resize(width, '\0');
-  w.text(v);
-}
+// Fixed-width text that always keeps a terminating NUL.
+void fixed(Writer& w, std::string_view s, std::size_t width) { w.padded(s.substr(0, width - 1), width); }
 
 std::string unfixed(ByteView b) {
   auto end = std::find(b.begin(), b.end(), std::uint8_t{0});

@@ -82,6 +82,13 @@ class Writer {
     return *this;
   }
   Writer& text(std::string_view s) { return bytes(as_bytes(s)); }
+  // A fixed-width text field: `s` cut to `width`, padded with NULs.
+  Writer& padded(std::string_view s, std::size_t width) {
+    s = s.substr(0, width);
+    text(s);
+    out_.insert(out_.end(), width - s.size(), 0);
+    return *this;
+  }
   // Overwrites a little-endian field written earlier (lengths known only at the end).
   void patch_le(std::size_t at, std::uint64_t v, std::size_t width) {
     for (std::size_t i = 0; i < width; ++i) out_[at + i] = static_cast<std::uint8_t>(v >> (8 * i));

@@ -2,16 +2,6 @@
 
 namespace modemu::protocols::diag {
 
-namespace {
-
-void fixed(Writer& w, const std::string& s, std::size_t n) {
-  std::string t = s.substr(0, n);
-  t.resize(n, '\0');
-  w.text(t);
-}
-
-}  // namespace
-
 bool is_edl_switch(ByteView p) {
   return p.size() == 4 && p[0] == kSubsystemDispatch && p[1] == 0x65 && p[2] == 0x01 && p[3] == 0x00;
 }
@@ -21,11 +11,11 @@ Bytes edl_switch_request() { return {kSubsystemDispatch, 0x65, 0x01, 0x00}; }
 Bytes version_info_response(const VersionInfo& v) {
   Writer w;
   w.u8(kVersionInfo);
-  fixed(w, v.comp_date, 11);
-  fixed(w, v.comp_time, 8);
-  fixed(w, v.rel_date, 11);
-  fixed(w, v.rel_time, 8);
-  fixed(w, v.ver_dir, 8);
+  w.padded(v.comp_date, 11);
+  w.padded(v.comp_time, 8);
+  w.padded(v.rel_date, 11);
+  w.padded(v.rel_time, 8);
+  w.padded(v.ver_dir, 8);
   w.u8(0).u8(0).u8(v.mob_model).le16(v.mob_firm_rev).u8(0).u8(v.hw_major).u8(v.hw_minor);
   return w.take();
 }
