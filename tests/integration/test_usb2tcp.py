@@ -339,12 +339,14 @@ class WholeUpdate(Usb2TcpCase):
             m.close()
             again = Modemu("--usb2tcp", "127.0.0.1:0", profile="quectel-ec25", time_scale=self.time_scale,
                            workdir=d + "/w")
-            self.addCleanup(again.close)
-            address = again.wait_kind("usb2tcp", "serving")["fields"]["address"]
-            edl = again.wait_event(lambda e: e["kind"] == "boot", what="the first boot after the crash")
-            self.assertEqual(edl["fields"]["mode"], "EDL", edl["message"])
-            usb2tcp_updater.update(address, pkg, payload=16384)
-            boot = again.wait_event(lambda e: e["kind"] == "boot", timeout=30, what="the boot after the update")
+            try:  # stopped before its directory goes
+                address = again.wait_kind("usb2tcp", "serving")["fields"]["address"]
+                edl = again.wait_event(lambda e: e["kind"] == "boot", what="the first boot after the crash")
+                self.assertEqual(edl["fields"]["mode"], "EDL", edl["message"])
+                usb2tcp_updater.update(address, pkg, payload=16384)
+                boot = again.wait_event(lambda e: e["kind"] == "boot", timeout=30, what="the boot after the update")
+            finally:
+                again.close()
             self.assertEqual(boot["fields"]["mode"], "APPLICATION", boot["message"])
             self.assertEqual(boot["fields"]["firmware"], "EC25EFAR06A11M4G")
 
