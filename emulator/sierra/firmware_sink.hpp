@@ -11,6 +11,8 @@
 
 namespace modemu::emulator::sierra {
 
+using protocols::ByteView;
+
 // Why the storage refuses an image: the QDL error code a real module sends back (sierra-qdl.md:
 // 0x1a image authentication, ...) and a readable text for the event log.
 struct SinkError {
