@@ -1,6 +1,8 @@
 #include "scenarios/engine.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -178,6 +180,16 @@ void Engine::run_action(const scenario::Action& a) {
       updates_.back()->start();
       break;
     }
+    case scenario::Action::kPing: {
+      Pinger::Options o;
+      if (!a.ping().target().empty()) o.target = a.ping().target();
+      if (a.ping().count() != 0) o.count = a.ping().count();
+      o.interval = scenario_duration(a.ping().interval(), o.interval);
+      o.timeout = scenario_duration(a.ping().timeout(), o.timeout);
+      pingers_.push_back(std::make_unique<Pinger>(m, o));
+      pingers_.back()->start();
+      break;
+    }
     default:
       break;
   }
@@ -197,9 +209,30 @@ bool Engine::matches(const Recorded& e, const scenario::Match& m) const {
   if (e.kind != m.kind()) return false;
   if (!m.modem().empty() && e.modem != m.modem()) return false;
   if (!m.contains().empty() && e.message.find(m.contains()) == std::string::npos) return false;
-  for (const auto& [key, value] : m.fields()) {
+  auto field = [&e](const std::string& key) -> const std::string* {
     auto it = std::find_if(e.fields.begin(), e.fields.end(), [&](const auto& f) { return f.first == key; });
-    if (it == e.fields.end() || it->second != value) return false;
+    return it == e.fields.end() ? nullptr : &it->second;
+  };
+  for (const auto& [key, value] : m.fields()) {
+    const std::string* v = field(key);
+    if (v == nullptr || *v != value) return false;
+  }
+  // Numeric bounds: the field must read as a number.
+  auto number = [&field](const std::string& key) -> std::optional<double> {
+    const std::string* v = field(key);
+    if (v == nullptr || v->empty()) return std::nullopt;
+    char* end = nullptr;
+    double d = std::strtod(v->c_str(), &end);
+    if (end != v->c_str() + v->size()) return std::nullopt;
+    return d;
+  };
+  for (const auto& [key, low] : m.at_least()) {
+    auto v = number(key);
+    if (!v || *v < low) return false;
+  }
+  for (const auto& [key, high] : m.at_most()) {
+    auto v = number(key);
+    if (!v || *v > high) return false;
   }
   return true;
 }

@@ -65,6 +65,7 @@ class Engine {
   std::map<int, std::unique_ptr<emulator::faults::ActiveFault>> active_;  // by occurrence key
   std::vector<emulator::faults::Rng> rngs_;                                 // one per fault
   std::vector<std::unique_ptr<ScriptedUpdate>> updates_;
+  std::vector<std::unique_ptr<Pinger>> pingers_;
   int next_occurrence_ = 0;
   bool finished_ = false;
   std::function<void()> finished_fn_;

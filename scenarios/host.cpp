@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "emulator/data/data_service.hpp"
 #include "emulator/profile.hpp"
+#include "protocols/net/address.hpp"
+#include "protocols/net/packet.hpp"
 #include "protocols/diag/diag.hpp"
 #include "protocols/diag/hdlc.hpp"
 #include "protocols/sahara/sahara.hpp"
@@ -240,6 +243,62 @@ void ScriptedUpdate::finish(bool ok, const std::string& detail) {
   modem_.remove_observer(this);
   modem_.event("host", fmt::format("updater: {}: {}", ok ? "done" : "failed", detail), {{"ok", ok ? "true" : "false"}});
   if (done_) done_(ok, detail);
+}
+
+Pinger::Pinger(emulator::Modem& modem, Options options)
+    : modem_(modem),
+      options_(std::move(options)),
+      path_(modem, "host", [] { return emulator::LinkLayer::kRawIp; }),
+      timer_(modem.clock()),
+      identifier_(static_cast<std::uint16_t>(0x4d00 + modem.state().boot_count)) {
+  path_.set_sink([this](protocols::ByteView packet) {
+    namespace net = protocols::net;
+    auto ip = net::parse_ipv4(packet);
+    if (!ip || ip->protocol != net::kProtocolIcmp) return true;
+    auto icmp = net::parse_icmp(ip->payload);
+    if (icmp && icmp->type == net::kIcmpEchoReply && (icmp->rest >> 16) == identifier_ && !finished_) ++replies_;
+    return true;
+  });
+}
+
+void Pinger::start() {
+  target_text_ = options_.target;
+  modem_.event("host", fmt::format("ping -c {} {}", options_.count, options_.target), {{"target", options_.target}});
+  send_next();
+}
+
+void Pinger::send_next() {
+  namespace net = protocols::net;
+  if (sent_ >= options_.count) {
+    timer_.start(options_.timeout, [this] { finish(); });
+    return;
+  }
+  modem_.data().sync_session();
+  const emulator::SessionAddresses* s = modem_.data().session();
+  if (s == nullptr || !s->ipv4) {
+    finish();  // nothing to send from: "connect: Network is unreachable"
+    return;
+  }
+  net::Ipv4Address to = s->ipv4_gateway;
+  if (options_.target != "gateway") to = *net::parse_ipv4(options_.target);
+  target_text_ = net::to_string(to);
+  ++sent_;
+  protocols::Bytes payload(56, 0);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i);
+  auto icmp = net::build_icmp(net::kIcmpEchoRequest, 0, (std::uint32_t{identifier_} << 16) | sent_, payload);
+  auto packet = net::build_ipv4(*s->ipv4, to, net::kProtocolIcmp, icmp, 64, static_cast<std::uint16_t>(sent_));
+  path_.from_host(packet);
+  timer_.start(sent_ < options_.count ? options_.interval : emulator::Duration::zero(), [this] { send_next(); });
+}
+
+void Pinger::finish() {
+  if (finished_) return;
+  finished_ = true;
+  timer_.cancel();
+  modem_.event("host.ping",
+               fmt::format("ping {}: {} sent, {} replies{}", target_text_, sent_, replies_,
+                           sent_ == 0 ? " (no data session: nothing to send from)" : ""),
+               {{"target", target_text_}, {"sent", std::to_string(sent_)}, {"replies", std::to_string(replies_)}});
 }
 
 }  // namespace modemu::scenarios

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "emulator/clock.hpp"
+#include "emulator/data/data_path.hpp"
 #include "emulator/firmware/image.hpp"
 #include "emulator/modem.hpp"
 
@@ -68,6 +69,37 @@ class ScriptedUpdate final : public emulator::DeviceObserver {
   Done done_;
   emulator::Timer timer_;
   bool switched_ = false;
+  bool finished_ = false;
+};
+
+// A router's health check: ICMP echo requests through the modem's data session, raw IP from
+// the session's address, as `ping -c N -i INTERVAL -W TIMEOUT` sends them. The outcome goes to
+// the event log as "host.ping" (fields target, sent, replies) once the last reply was waited for.
+class Pinger {
+ public:
+  struct Options {
+    std::string target = "gateway";  // or an IPv4 address
+    std::uint32_t count = 3;
+    emulator::Duration interval = std::chrono::seconds(1);
+    emulator::Duration timeout = std::chrono::seconds(2);
+  };
+  Pinger(emulator::Modem& modem, Options options);
+  void start();
+  bool finished() const { return finished_; }
+  std::uint32_t replies() const { return replies_; }
+
+ private:
+  void send_next();
+  void finish();
+
+  emulator::Modem& modem_;
+  Options options_;
+  emulator::DataPath path_;
+  emulator::Timer timer_;
+  std::uint16_t identifier_;
+  std::uint32_t sent_ = 0;
+  std::uint32_t replies_ = 0;
+  std::string target_text_;
   bool finished_ = false;
 };
 

@@ -4,6 +4,7 @@
 
 #include "emulator/faults/faults.hpp"
 #include "emulator/profile.hpp"
+#include "protocols/net/address.hpp"
 
 namespace modemu::scenarios {
 
@@ -15,7 +16,7 @@ const std::set<std::string>& known_event_kinds() {
       "at", "at.unsupported", "boot", "data.context", "data.counters", "data.dhcp", "data.drop", "data.dropped", "data.fault",
       "data.session",
       "diag", "diag.framing", "error", "fault", "fault.end", "fault.refused", "fault.trait", "firehose",
-      "firehose.progress", "flash", "host", "nv", "port.error", "port.open", "port.overflow", "port.up", "ports",
+      "firehose.progress", "flash", "host", "host.ping", "nv", "port.error", "port.open", "port.overflow", "port.up", "ports",
       "power", "power.functionality", "power.refused", "power.restore", "qmi", "qmi.framing", "qmi.invalid",
       "qmi.malformed", "qmi.proxy", "qmi.silence", "qmi.swallowed", "radio.cell", "radio.registration",
       "radio.signal", "ready", "sahara", "scenario", "sim", "start", "stop", "usb.missing", "usb.plug", "usb.stall",
@@ -56,6 +57,17 @@ void check_match(const emulator::Locator& at, int i, const char* which, const sc
   }
   if (!m.modem().empty() && ids.count(m.modem()) == 0) {
     at.fail(root(), {{"expectations", i}, {which, 0}, {"modem", 0}}, fmt::format("no modem \"{}\"", m.modem()));
+  }
+  for (const auto& [key, low] : m.at_least()) {
+    if (key.empty()) at.fail(root(), {{"expectations", i}, {which, 0}, {"at_least", 0}}, "names no field");
+    auto high = m.at_most().find(key);
+    if (high != m.at_most().end() && high->second < low) {
+      at.fail(root(), {{"expectations", i}, {which, 0}, {"at_most", 0}},
+              fmt::format("field \"{}\": at_most {} is below at_least {}: nothing can match", key, high->second, low));
+    }
+  }
+  for (const auto& [key, high] : m.at_most()) {
+    if (key.empty()) at.fail(root(), {{"expectations", i}, {which, 0}, {"at_most", 0}}, "names no field");
   }
 }
 
@@ -133,8 +145,19 @@ void validate(const scenario::Scenario& s, const emulator::Locator& at) {
       case scenario::Action::kAtCommand:
         if (a.at_command().empty()) at.fail(root(), {{"actions", i}, {"at_command", 0}}, "is empty");
         break;
+      case scenario::Action::kPing: {
+        const auto& ping = a.ping();
+        if (ping.target() != "gateway" && !protocols::net::parse_ipv4(ping.target())) {
+          at.fail(root(), {{"actions", i}, {"ping", 0}, {"target", 0}},
+                  fmt::format("\"{}\" is neither \"gateway\" nor an IPv4 address", ping.target()));
+        }
+        if (ping.count() > 1000) at.fail(root(), {{"actions", i}, {"ping", 0}, {"count", 0}}, "must be at most 1000");
+        check_time(at, {{"actions", i}, {"ping", 0}, {"interval", 0}}, ping.interval());
+        check_time(at, {{"actions", i}, {"ping", 0}, {"timeout", 0}}, ping.timeout());
+        break;
+      }
       default:
-        at.fail(root(), {{"actions", i}}, "says nothing to do (power, flash or at_command)");
+        at.fail(root(), {{"actions", i}}, "says nothing to do (power, flash, at_command or ping)");
     }
   }
   for (int i = 0; i < s.expectations_size(); ++i) {

@@ -200,3 +200,31 @@ TEST_CASE("a failing expectation is reported as such, with what was seen") {
   CHECK(sc::format_verdicts(r.verdicts, all).find("FAIL  a reset within 10 minutes: no usb.unplug") == 0);
   CHECK_FALSE(all);
 }
+
+TEST_CASE("numeric bounds on event fields, and the scripted host's health check through the data session") {
+  const std::string modem = "duration: \"1h\"\nmodems { profile: \"quectel-ec25\" }\n";
+  CHECK(refusal(modem + "actions { at: \"1m\" ping { target: \"the-gateway\" } }\n") ==
+        "bad.txtpb:3:27: actions[0].ping.target: \"the-gateway\" is neither \"gateway\" nor an IPv4 address");
+  CHECK(refusal(modem + "expectations { name: \"x\" eventually { kind: \"data.counters\"\n"
+                        "  at_least { key: \"uplink_packets\" value: 5 } at_most { key: \"uplink_packets\" value: 2 } } }\n")
+            .find("field \"uplink_packets\": at_most 2 is below at_least 5: nothing can match") != std::string::npos);
+
+  // Pings before the session is up cannot be sent; once it is up they are answered.
+  auto s = sc::parse_scenario(modem + R"txt(
+    actions { at: "1m" ping { target: "gateway" count: 2 } }
+    actions { at: "2m" at_command: "AT+CGACT=1,1" }
+    actions { at: "3m" ping { target: "8.8.8.8" count: 4 interval: "200ms" } }
+    actions { at: "4m" ping { target: "192.0.2.99" count: 2 } }
+    expectations { name: "no session: nothing sent" within_event { kind: "host.ping" fields { key: "sent" value: "0" } } time: "2m" }
+    expectations { name: "a listed host answers" eventually { kind: "host.ping" fields { key: "target" value: "8.8.8.8" } at_least { key: "replies" value: 4 } } }
+    expectations { name: "an unlisted host does not" eventually { kind: "host.ping" fields { key: "target" value: "192.0.2.99" } at_most { key: "replies" value: 0 } } }
+    expectations { name: "counted both ways" eventually { kind: "data.counters" at_least { key: "uplink_packets" value: 6 } at_least { key: "downlink_packets" value: 4 } } }
+    expectations { name: "more than came back (fails)" eventually { kind: "data.counters" at_least { key: "downlink_packets" value: 5 } } }
+    expectations { name: "a field that is not a number never matches (fails)" eventually { kind: "host.ping" at_least { key: "target" value: 0 } } }
+  )txt", "ping");
+  auto r = run_scenario(s);
+  REQUIRE(r.verdicts.size() == 6);
+  for (int i = 0; i < 4; ++i) CHECK_MESSAGE(r.verdicts[i].held, r.verdicts[i].name << ": " << r.verdicts[i].detail);
+  CHECK_FALSE(r.verdicts[4].held);
+  CHECK_FALSE(r.verdicts[5].held);
+}
