@@ -138,26 +138,51 @@ ping6 -c 3 -i 0.2 -W 2 {self.gateway6}
         self.assert_health_checks(out, self.gateway, self.host_address, self.gateway6)
 
     def test_no_downlink_while_connected(self):
-        """F6 (seed 001): registered, connected, addressed; the uplink is counted, nothing returns."""
+        """F6 (seed 001) as its scenario with --check, a real kernel as the host: registered on a
+        roaming network, connected, addressed; the uplink is counted, nothing returns."""
+        scenario = """
+name: "f06-testbed" seed: 6 duration: "45s"
+modems { id: "ec25" profile: "quectel-ec25" }
+faults { type: "no_downlink" }
+expectations { name: "registered on a roaming network" within_event { kind: "radio.registration" fields { key: "to" value: "roaming" } } time: "20s" }
+expectations { name: "the session comes up while roaming" eventually { kind: "data.session" fields { key: "state" value: "up" } } }
+expectations {
+  name: "the session stays connected"
+  after { kind: "data.session" fields { key: "state" value: "up" } }
+  never { kind: "data.session" fields { key: "state" value: "down" } } time: "20s"
+}
+expectations { name: "the guest's pings go out" eventually { kind: "data.counters" at_least { key: "uplink_packets" value: 5 } } }
+expectations { name: "nothing comes back" never { kind: "data.counters" at_least { key: "downlink_packets" value: 1 } } }
+"""
         script = DATA_GUEST_LIB + f"""
 raw_session > /dev/null || exit $?
 ping -c 3 -i 0.6 -W 1 $gw; echo "ping-rc=$?"
 ping -c 2 -i 0.2 -W 1 {self.host_address}; echo "ping-rc=$?"
 qmicli -d /dev/cdc-wdm0 --wds-get-packet-service-status
-qmicli -d /dev/cdc-wdm0 --nas-get-serving-system | grep 'Registration state'
+qmicli -d /dev/cdc-wdm0 --nas-get-serving-system | grep -E 'Registration state|Roaming status'
 qmicli -d /dev/cdc-wdm0 --wds-get-packet-statistics
 """
-        with Guest(self.PROFILE, extra=["--data-fault", "no-downlink"]) as g:
-            rc, out = g.run(script)
-            self.assertEqual(rc, 0, out)
-            m = g.modems[0]
-            first = self.counters(m, lambda c: c["uplink_packets"] >= 1, "uplink counted")
-            last = self.counters(m, lambda c: c["uplink_packets"] >= 5, "more uplink counted")
-            reports = [e for e in m.events if e["kind"] == "data.counters"]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "f06.txtpb")
+            with open(path, "w") as f:
+                f.write(scenario)
+            with Guest(self.PROFILE, extra=["--scenario", path, "--check"]) as g:
+                rc, out = g.run(script)
+                self.assertEqual(rc, 0, out)
+                m = g.modems[0]
+                first = self.counters(m, lambda c: c["uplink_packets"] >= 1, "uplink counted")
+                last = self.counters(m, lambda c: c["uplink_packets"] >= 5, "more uplink counted")
+                # The scenario ends by itself; --check gives its verdict.
+                check_rc = m.proc.wait(timeout=120)
+                verdicts = m.proc.stderr.read().decode()
+                reports = [e for e in m.events if e["kind"] == "data.counters"]
+        self.assertEqual(check_rc, 0, verdicts)
+        self.assertIn("every expectation held", verdicts)
         self.assertEqual(out.count("ping-rc=1"), 2, out)
         self.assertNotIn(" bytes from ", out)
         self.assertIn("Connection status: 'connected'", out)
         self.assertIn("Registration state: 'registered'", out)
+        self.assertIn("Roaming status: 'on'", out)
         self.assertIn("RX packets OK: 0", out)
         self.assertRegex(out, r"TX packets OK: ([5-9]|\d\d)")
         self.assertLess(int(first["fields"]["uplink_packets"]), int(last["fields"]["uplink_packets"]))
