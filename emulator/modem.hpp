@@ -224,6 +224,7 @@ class Modem {
     std::string firehose_nak;           // "unaligned" or "payload": the programmer refuses (F10)
     double cut_at_program_percent = -1; // power cut this far into a Firehose program (0..100)
     std::uint32_t cut_program_index = 1;// in the session's Nth program command
+    double cut_at_sahara_percent = -1;  // power cut this far into the programmer's Sahara upload
   };
   EdlFaults& edl_faults() { return edl_faults_; }
 

@@ -183,6 +183,16 @@ void EdlPort::from_host(std::string_view bytes) {
     return;
   }
   sahara_->receive(data);
+  auto& faults = modem_.edl_faults();
+  std::uint64_t total = sahara_->image_total(), received = sahara_->image_received();
+  if (faults.cut_at_sahara_percent >= 0 && total > 0 && sahara_->state() == sahara::Target::State::kImage &&
+      static_cast<double>(received) * 100.0 >= faults.cut_at_sahara_percent * static_cast<double>(total)) {
+    faults.cut_at_sahara_percent = -1;
+    dead_ = true;
+    modem_.power_cut(fmt::format("power cut {}% into the programmer's Sahara upload ({} of {} bytes)",
+                                 received * 100 / total, received, total));
+    return;
+  }
   switch (sahara_->state()) {
     case sahara::Target::State::kDone:
     case sahara::Target::State::kFirehose:

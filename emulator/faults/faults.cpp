@@ -83,15 +83,18 @@ std::unique_ptr<ActiveFault> data_fault(Modem& m, const std::string& name, const
 
 std::vector<FaultType> build() {
   std::vector<FaultType> r;
-  r.push_back({"power_cut", "the supply fails: now, or at a point of a Firehose program", "F2, F3", {
-      {"point", "now|firehose_program", "when: at the fault's start, or into the Nth Firehose program command", "now"},
-      {"percent", "percent", "with point=firehose_program: how far into that program", "50"},
+  r.push_back({"power_cut", "the supply fails: now, or at a point of a Sahara or Firehose session", "F2, F3", {
+      {"point", "now|firehose_program|sahara_upload",
+       "when: at the fault's start, into the Nth Firehose program command, or into the programmer's Sahara upload", "now"},
+      {"percent", "percent", "with point=firehose_program or sahara_upload: how far into it", "50"},
       {"program", "number", "with point=firehose_program: which program command of the session (1 = first)", "1"},
       {"off_time", "duration", "how long the power stays off before it returns", "2s"}},
       false, [](Modem& m, const Params& p, Rng&) -> std::unique_ptr<ActiveFault> {
         m.set_power_restore(duration_param(p, "off_time"));
         if (p.at("point") == "now") {
           m.power_cut("power cut (fault)");
+        } else if (p.at("point") == "sahara_upload") {
+          m.edl_faults().cut_at_sahara_percent = number_param(p, "percent");
         } else {
           m.edl_faults().cut_at_program_percent = number_param(p, "percent");
           m.edl_faults().cut_program_index = static_cast<std::uint32_t>(number_param(p, "program"));

@@ -87,6 +87,7 @@ void Target::packet(const Packet& p) {
         image_.clear();
         step_ = Step::kHeader;
         segments_.clear();
+        segment_received_ = segment_total_ = 0;
         request(0, 52);  // the ELF32 header (an ELF64 one asks for the rest)
       } else {
         end_image(kProtocolMismatch);
@@ -189,6 +190,7 @@ void Target::raw(ByteView bytes) {
   std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), want_length_ - got_));
   std::copy(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n), image_.begin() + static_cast<std::ptrdiff_t>(want_offset_ + got_));
   got_ += n;
+  if (step_ == Step::kSegments) segment_received_ += n;
   if (got_ < want_length_) return;
   want_length_ = 0;
   read_next();
@@ -262,6 +264,7 @@ void Target::read_next() {
       step_ = Step::kSegments;
       segment_ = 0;
       segment_done_ = 0;
+      segment_total_ = total;
       [[fallthrough]];
     }
     case Step::kSegments: {

@@ -85,6 +85,10 @@ class Target {
   State state() const { return state_; }
   // The programmer, once its transfer is complete and checked.
   const Bytes& image() const { return image_; }
+  // How far the programmer's transfer is: segment bytes received, of the total the program
+  // headers announce (0 until they are read).
+  std::uint64_t image_received() const { return segment_received_; }
+  std::uint64_t image_total() const { return segment_total_; }
 
  private:
   void hello(std::uint32_t mode);
@@ -113,6 +117,7 @@ class Target {
   std::uint16_t phentsize_ = 0, phnum_ = 0;
   std::size_t segment_ = 0;
   std::uint64_t segment_done_ = 0;
+  std::uint64_t segment_received_ = 0, segment_total_ = 0;
   std::uint32_t execute_command_ = 0;
 };
 

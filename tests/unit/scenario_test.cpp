@@ -228,3 +228,27 @@ TEST_CASE("numeric bounds on event fields, and the scripted host's health check 
   CHECK_FALSE(r.verdicts[4].held);
   CHECK_FALSE(r.verdicts[5].held);
 }
+
+TEST_CASE("a power cut into the programmer's Sahara upload: the update fails, the flash is untouched") {
+  auto s = sc::parse_scenario(R"txt(
+    name: "sahara-cut" duration: "30m"
+    modems { profile: "quectel-ec25" firmware: "EC25EFAR06A06M4G" }
+    faults { type: "power_cut" start: "1m" params { key: "point" value: "sahara_upload" } params { key: "percent" value: "40" } }
+    actions { at: "2m" flash { version: "EC25EFAR06A11M4G" } }
+    expectations { name: "the cut" eventually { kind: "power" contains: "into the programmer's Sahara upload" } }
+    expectations { name: "9008 before the cut" within_event { kind: "usb.plug" fields { key: "pid" value: "9008" } } time: "3m" }
+    expectations {
+      name: "back in its application with the old firmware"
+      after { kind: "power" contains: "Sahara upload" }
+      within_event { kind: "boot" fields { key: "firmware" value: "EC25EFAR06A06M4G" } fields { key: "mode" value: "APPLICATION" } }
+      time: "1m"
+    }
+    expectations { name: "nothing was written" never { kind: "firehose.progress" } }
+  )txt", "sahara-cut");
+  auto r = run_scenario(s);
+  REQUIRE(r.verdicts.size() == 4);
+  for (const auto& v : r.verdicts) CHECK_MESSAGE(v.held, v.name << ": " << v.detail);
+  bool cut_line = false;
+  for (const auto& line : r.log) cut_line |= line.find("% into the programmer's Sahara upload (") != std::string::npos;
+  CHECK(cut_line);
+}
