@@ -23,12 +23,7 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr std::size_t kFrameHeader = 8;    // tag, length
 constexpr std::size_t kDeviceHeader = 20;  // tag, length 12, idVendor, idProduct, bNumInterfaces
-// Reads go straight into the receive buffer; large reads keep a 1 MiB Firehose payload to a
-// few system calls. The buffer grows to hold the largest frame seen (up to kUsb2TcpMaxFrame).
-constexpr std::size_t kReadBuffer = 1024 * 1024;
-constexpr std::size_t kMinRead = 64 * 1024;  // less room than this at the end: compact first
 
 // The client sends a frame as two writes on a socket without TCP_NODELAY; with delayed ACKs the
 // second write waits ~40 ms for our ACK. TCP_QUICKACK is not sticky (the kernel clears it), so
@@ -61,7 +56,7 @@ struct Usb2TcpServer::Connection : std::enable_shared_from_this<Connection> {
   };
 
   Connection(tcp::socket s, int n, std::string from)
-      : socket(std::move(s)), number(n), peer(std::move(from)), rx(kReadBuffer) {}
+      : socket(std::move(s)), number(n), peer(std::move(from)) {}
   std::string name() const { return fmt::format("usb2tcp#{}", number); }
 
   tcp::socket socket;
@@ -71,11 +66,8 @@ struct Usb2TcpServer::Connection : std::enable_shared_from_this<Connection> {
   State state = State::kWaiting;
   emulator::Port* port = nullptr;  // while kActive
   bool port_spoke = false;         // the port produced output since it was claimed
-  // Received bytes not yet framed are rx[rx_begin, rx_end); frames are handed to the port as
-  // views into this buffer, never copied.
-  std::vector<char> rx;
-  std::size_t rx_begin = 0;
-  std::size_t rx_end = 0;
+  // Received bytes; frames are handed to the port as views into its buffer, never copied.
+  Usb2TcpFrameReader rx;
   // Frames waiting for the socket, and the batch being written (one gathered async_write).
   std::vector<Out> queued;
   std::vector<Out> sending;
@@ -159,7 +151,8 @@ void Usb2TcpServer::accept() {
 
 void Usb2TcpServer::read(const std::shared_ptr<Connection>& c) {
   std::weak_ptr<bool> alive = alive_;
-  c->socket.async_read_some(asio::buffer(c->rx.data() + c->rx_end, c->rx.size() - c->rx_end),
+  std::span<char> space = c->rx.space();
+  c->socket.async_read_some(asio::buffer(space.data(), space.size()),
                             [this, alive, c](const boost::system::error_code& ec, std::size_t n) {
                               auto guard = alive.lock();
                               if (!guard || !*guard || !c->open) return;
@@ -168,53 +161,28 @@ void Usb2TcpServer::read(const std::shared_ptr<Connection>& c) {
                                 return;
                               }
                               quick_ack(c->socket);
-                              c->rx_end += n;
+                              c->rx.commit(n);
                               process(*c);
                               if (c->open) read(c);
                             });
 }
 
 void Usb2TcpServer::process(Connection& c) {
+  std::string_view payload;
+  std::string error;
   while (c.open) {
-    std::size_t available = c.rx_end - c.rx_begin;
-    if (available < kFrameHeader) break;
-    protocols::Reader r(protocols::as_bytes(std::string_view(c.rx.data() + c.rx_begin, kFrameHeader)));
-    std::uint32_t tag = r.le32();
-    std::uint32_t length = r.le32();
-    if (tag != kUsb2TcpTag) {
-      close(c, fmt::format("framing error: a frame starts with tag 0x{:08x}, not 0x{:08x}", tag, kUsb2TcpTag));
-      return;
+    switch (c.rx.next(payload, error)) {
+      case Usb2TcpFrameReader::Result::kNeedMore:
+        return;
+      case Usb2TcpFrameReader::Result::kError:
+        close(c, error);
+        return;
+      case Usb2TcpFrameReader::Result::kFrame:
+        ++c.frames_in;
+        c.bytes_in += payload.size();
+        deliver(c, payload);
+        break;
     }
-    if (length > kUsb2TcpMaxFrame) {
-      close(c, fmt::format("framing error: frame length {} exceeds the limit of {} bytes", length, kUsb2TcpMaxFrame));
-      return;
-    }
-    std::size_t total = kFrameHeader + length;
-    if (available < total) {
-      // Make room for the whole frame so that it arrives in one piece in the buffer.
-      if (c.rx.size() - c.rx_begin < total) {
-        std::memmove(c.rx.data(), c.rx.data() + c.rx_begin, available);
-        c.rx_begin = 0;
-        c.rx_end = available;
-        if (c.rx.size() < total) c.rx.resize(total);
-      }
-      break;
-    }
-    c.rx_begin += total;
-    if (length == 0) continue;  // a zero-length packet: no data for the port
-    ++c.frames_in;
-    c.bytes_in += length;
-    std::string_view payload(c.rx.data() + c.rx_begin - length, length);
-    deliver(c, payload);
-  }
-  if (!c.open) return;
-  if (c.rx_begin == c.rx_end) {
-    c.rx_begin = c.rx_end = 0;
-  } else if (c.rx.size() - c.rx_end < kMinRead) {
-    std::size_t available = c.rx_end - c.rx_begin;
-    std::memmove(c.rx.data(), c.rx.data() + c.rx_begin, available);
-    c.rx_begin = 0;
-    c.rx_end = available;
   }
 }
 

@@ -31,13 +31,10 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "emulator/modem.hpp"
+#include "gadget/usb2tcp/usb2tcp_frames.hpp"
 
 namespace modemu::gadget {
 
-inline constexpr std::uint32_t kUsb2TcpTag = 0x12345678;
-// Frames larger than this close the connection as a framing error. Firehose payloads go up to
-// 1 MiB (eMMC/UFS MaxPayloadSizeToTargetInBytes); the limit only catches garbage lengths.
-inline constexpr std::size_t kUsb2TcpMaxFrame = 32 * 1024 * 1024;
 
 class Usb2TcpServer final : public emulator::DeviceObserver {
  public:
