@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "emulator/firmware/package.hpp"
 #include "emulator/sierra/store.hpp"
 #include "protocols/common/crc32.hpp"
@@ -283,4 +285,43 @@ TEST_CASE("Sierra package: modemu firmware build writes files the store accepts"
   CHECK(vm.modem->sierra_store()->state().preference().modem_build() == "02.30.01.01_?");
   CHECK_THROWS_AS(modemu::emulator::firmware::write_sierra_package(profile, "2.30", dir.path / "bad", o),
                   std::invalid_argument);
+}
+
+TEST_CASE("every Sierra profile: application composition, and boot-and-hold with one interface at its boot PID") {
+  struct Want {
+    const char* profile;
+    std::uint32_t app, boot;
+    const char* product;
+  };
+  for (Want w : {Want{"sierra-mc7455", 0x9071, 0x9070, "9X30"}, Want{"sierra-em7455", 0x9079, 0x9078, "9X30"},
+                 Want{"sierra-em7565", 0x9091, 0x9090, "9X50"}, Want{"sierra-mc7304", 0x68c0, 0x68c0, "9X15"}}) {
+    CAPTURE(w.profile);
+    modemu::test::VirtualModem vm(w.profile);
+    vm.boot();
+    REQUIRE(vm.modem->composition() != nullptr);
+    CHECK(vm.modem->composition()->idproduct() == w.app);
+    std::vector<std::uint32_t> numbers;
+    for (const auto& i : vm.modem->composition()->interfaces()) numbers.push_back(i.binterfacenumber());
+    CHECK(numbers == std::vector<std::uint32_t>{0, 2, 3, 8, 10});
+    CHECK(vm.modem->registered());
+    modemu::test::AtClient at(*vm.modem, "ttyUSB2");
+    CHECK(at.cmd("AT!USBPID?").find(fmt::format("{:04X} {:04X}", w.app, w.boot)) != std::string::npos);
+    at.cmd("AT!ENTERCND=\"A710\"");
+    CHECK(at.cmd("AT!BOOTHOLD").find("OK") != std::string::npos);
+    vm.boot();
+    CHECK(vm.modem->power_state() == PowerState::kSierraBootHold);
+    REQUIRE(vm.modem->composition() != nullptr);
+    CHECK(vm.modem->composition()->idproduct() == w.boot);
+    CHECK(vm.modem->composition()->interfaces_size() == 1);
+    // A release built for the profile is accepted by its store; one for another chipset is not.
+    auto profile = modemu::emulator::load_profile(w.profile);
+    TempDir dir;
+    auto files = modemu::emulator::firmware::write_sierra_package(profile, "02.40.00.00", dir.path / "pkg", {});
+    std::ifstream in(files[0], std::ios::binary);
+    Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_FALSE(download(*vm.modem->sierra_store(), bytes));
+    auto e = download(*vm.modem->sierra_store(), modem_package("02.40.00.00", w.product == std::string("9X30") ? "9X50" : "9X30"));
+    REQUIRE(e);
+    CHECK(e->qdl_code == sierra::kQdlImageAuthentication);
+  }
 }
