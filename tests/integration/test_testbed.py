@@ -174,30 +174,41 @@ dmesg
 
 
 class ModemManagerInTheGuest(unittest.TestCase):
-    def test_detect_enable_register_command(self):
-        p = "quectel-ec25"
-        script = r"""
+    SCRIPT = r"""
 start_udev
 start_modemmanager
 n=0; while ! mmcli -L 2>/dev/null | grep -q Modem/ && [ $n -lt 60 ]; do sleep 1; n=$((n+1)); done
 mmcli -m any -e || exit 3
 n=0; while ! mmcli -m any | grep -qE "state: .*registered" && [ $n -lt 40 ]; do sleep 1; n=$((n+1)); done
 mmcli -m any
-mmcli -m any --command="AT+CGMI"
 """
+
+    def detect_enable_register(self, p, plugin, manufacturer, extra=""):
+        """ModemManager detects the module with `plugin`, enables it and sees it registered."""
         with Guest(p) as g:
-            rc, out = g.run(script, timeout=240)
+            rc, out = g.run(self.SCRIPT + extra, timeout=240)
         self.assertEqual(rc, 0, out)
-        self.assertRegex(out, r"plugin: quectel")
-        self.assertRegex(out, r"manufacturer: Quectel")
+        self.assertRegex(out, r"plugin: " + plugin)
+        self.assertRegex(out, r"manufacturer: " + manufacturer)
         self.assertRegex(out, r"model: " + profile_value(p, r'model:\s*"([^"]+)"'))
         self.assertRegex(out, r"firmware revision: " + profile_value(p, r'default_version:\s*"([^"]+)"'))
         self.assertRegex(out, r"equipment id: " + profile_value(p, r'imei:\s*"(\d+)"'))
         self.assertRegex(out, r"\bstate: .*registered")
         self.assertRegex(out, r"operator id: " + profile_value(p, r'mcc:\s*"(\d+)"') + profile_value(p, r'mnc:\s*"(\d+)"'))
+        return out
+
+    def test_detect_enable_register_command(self):
+        out = self.detect_enable_register("quectel-ec25", "quectel", "Quectel", 'mmcli -m any --command="AT+CGMI"\n')
         self.assertIn("response: 'Quectel'", out)
         # DIAG answers ModemManager's QCDM probe on the DM port
         self.assertRegex(out, r"ttyUSB0 \(qcdm\)")
+
+    def test_sierra_mc7455_detected_by_the_sierra_plugin_and_registered(self):
+        out = self.detect_enable_register("sierra-mc7455", "sierra", "Sierra Wireless")
+        # both QMI ports, the AT port and the NMEA port are ModemManager's
+        self.assertRegex(out, r"cdc-wdm0 \(qmi\), cdc-wdm1 \(qmi\)")
+        self.assertRegex(out, r"ttyUSB2 \(at\)")
+        self.assertRegex(out, r"ttyUSB1 \(gps\)")
 
 
 class HotPlugAndSeveralModems(unittest.TestCase):
