@@ -96,6 +96,32 @@ at /dev/ttyUSB2 AT+CSQ
             self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "cdc-wdm1", "ttyUSB0", "ttyUSB1", "ttyUSB2"])
             self.assertIn("Model: MC7455", out)
 
+    def test_sierra_boothold_is_the_one_interface_upgrade_mode(self):
+        """AT!BOOTHOLD: the module comes back at 1199:9070 with one interface bound to qcserial (a
+        ttyUSB for the download), no QMI: the upgrade mode of seed 000; AT!USBPID? named the PID."""
+        script = r"""
+wait_for /sys/class/net/wwan1 20 || exit 3
+at /dev/ttyUSB2 'AT!USBPID?'
+at /dev/ttyUSB2 'AT!ENTERCND="A710"'
+at /dev/ttyUSB2 'AT!BOOTHOLD'
+n=0; while [ "$(cat /sys/bus/usb/devices/1-1/idProduct 2>/dev/null)" != 9070 ] && [ $n -lt 300 ]; do usleep 100000; n=$((n+1)); done
+wait_for /dev/ttyUSB0 10 || exit 4
+d=/sys/bus/usb/devices/1-1
+echo "sys:ids $(cat $d/idVendor):$(cat $d/idProduct)"
+echo "sys:interfaces $(cat $d/bNumInterfaces | tr -d ' ')"
+echo "sys:if0 $(basename $(readlink $d/1-1:1.0/driver))"
+echo "sys:nodes $(ls /dev | grep -E '^(ttyUSB|cdc-wdm)' | tr '\n' ' ')"
+"""
+        with Guest("sierra-mc7455") as g:
+            rc, out = g.run(script)
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"9071 9070")
+        sys_ = sysfs_lines(out)
+        self.assertEqual(sys_["sys:ids"], "1199:9070")
+        self.assertEqual(sys_["sys:interfaces"], "1")
+        self.assertEqual(sys_["sys:if0"], "qcserial")
+        self.assertEqual(sys_["sys:nodes"].split(), ["ttyUSB0"])
+
 
 class QmicliOnTheRealNode(unittest.TestCase):
     """qmicli in auto mode against /dev/cdc-wdm0 as qmi_wwan made it."""
