@@ -252,3 +252,87 @@ TEST_CASE("a power cut into the programmer's Sahara upload: the update fails, th
   for (const auto& line : r.log) cut_line |= line.find("% into the programmer's Sahara upload (") != std::string::npos;
   CHECK(cut_line);
 }
+
+TEST_CASE("Sierra (seed 000): a power cut during the download leaves boot-and-hold at power-on; a download recovers") {
+  auto s = sc::parse_scenario(R"(
+    name: "mc7455-cut" duration: "30m"
+    modems { id: "mc" profile: "sierra-mc7455" }
+    actions { at: "1m" flash { version: "SWI9X30C_02.24.05.06" cut_at_program_percent: 40 } }
+    actions { at: "10m" flash { version: "SWI9X30C_02.24.05.06" } }
+    expectations {
+      name: "the cut"
+      within_event { kind: "power" fields { key: "to" value: "powered-off" } }
+      time: "2m"
+    }
+    expectations {
+      name: "upgrade mode at the next power-on: 1199:9070, no QMI"
+      after { kind: "power" fields { key: "to" value: "powered-off" } }
+      within_event { kind: "usb.plug" fields { key: "pid" value: "9070" } }
+      time: "1m"
+    }
+    expectations {
+      name: "no application before the recovery"
+      after { kind: "power" fields { key: "to" value: "powered-off" } }
+      never { kind: "usb.plug" fields { key: "mode" value: "APPLICATION" } }
+      time: "8m"
+    }
+    expectations {
+      name: "the recovery boots the downloaded firmware"
+      after { kind: "host" contains: "updater: done" }
+      within_event { kind: "boot" fields { key: "mode" value: "APPLICATION" } fields { key: "firmware" value: "SWI9X30C_02.24.05.06" } }
+      time: "1m"
+    }
+    expectations {
+      name: "and the SIM is seen again: registered"
+      after { kind: "host" contains: "updater: done" }
+      within_event { kind: "radio.registration" fields { key: "to" value: "home" } }
+      time: "2m"
+    }
+  )", "mc7455-cut");
+  auto r = run_scenario(s);
+  bool all = true;
+  std::string verdicts = sc::format_verdicts(r.verdicts, all);
+  INFO(verdicts);
+  REQUIRE(r.verdicts.size() == 5);
+  for (const auto& v : r.verdicts) CHECK(v.held);
+  CHECK(all);
+  CHECK(r.kinds.count("sierra.download") == 1);
+}
+
+TEST_CASE("Sierra (F9): a firmware preference naming a missing image leaves the module in low-power mode") {
+  auto s = sc::parse_scenario(R"(
+    name: "mc7455-low-power" duration: "20m"
+    modems { id: "mc" profile: "sierra-mc7455" }
+    faults { type: "firmware_preference_mismatch" start: "1m" duration: "10m" }
+    actions { at: "3m" at_command: "AT!GSTATUS?" }
+    actions { at: "12m" power: "reset" }
+    expectations {
+      name: "low power after the fault's reset"
+      after { kind: "fault" contains: "firmware_preference_mismatch" }
+      within_event { kind: "boot" fields { key: "low_power" value: "true" } }
+      time: "1m"
+    }
+    expectations {
+      name: "AT!GSTATUS? says so"
+      eventually { kind: "host" contains: "LOW POWER MODE" }
+    }
+    expectations {
+      name: "no registration while the preference is unmet"
+      after { kind: "boot" fields { key: "low_power" value: "true" } }
+      never { kind: "radio.registration" fields { key: "to" value: "home" } }
+      time: "10m"
+    }
+    expectations {
+      name: "the preference restored and a reset: registered again"
+      after { kind: "host" contains: "power reset" }
+      within_event { kind: "radio.registration" fields { key: "to" value: "home" } }
+      time: "2m"
+    }
+  )", "mc7455-low-power");
+  auto r = run_scenario(s);
+  bool all = true;
+  std::string verdicts = sc::format_verdicts(r.verdicts, all);
+  INFO(verdicts);
+  REQUIRE(r.verdicts.size() == 4);
+  for (const auto& v : r.verdicts) CHECK(v.held);
+}
