@@ -215,20 +215,27 @@ void UsbipSession::submit(usbip::CmdSubmit& c) {
     return;
   }
   // Interrupt IN is an ordinary held transfer, like bulk IN (not pushed as in usbredir).
+  auto ep = device.endpoints().find(address);
+  if (ep != device.endpoints().end() && (ep->second.descriptor.bmAttributes & 3) == 3) last_interrupt_[address] = c.seqnum;
   if (rearm_.erase(address) != 0) device.rearm_interrupt(address);
   pending_[address].push_back({c.seqnum, c.transfer_buffer_length});
   complete_pending(address);
 }
 
 void UsbipSession::unlink(const usbip::CmdUnlink& u) {
+  // An unlinked interrupt URB means the host stopped polling (cdc-wdm closes when the last
+  // program closes /dev/cdc-wdm0), whether the URB was still held or had just completed: a
+  // notification it took may never have been acted on, and the response it announced would
+  // then sit in front of the next one, which would be fetched in its place. The next URB
+  // re-announces every response still waiting (measured: qmicli after a qmicli that exited
+  // right after its answer, with an indication following it, timed out one time in 13).
+  for (const auto& [address, seqnum] : last_interrupt_) {
+    if (seqnum == u.unlink_seqnum) rearm_.insert(address);
+  }
   for (auto& [address, queue] : pending_) {
     for (auto it = queue.begin(); it != queue.end(); ++it) {
       if (it->seqnum != u.unlink_seqnum) continue;
       queue.erase(it);
-      if (entry_ != nullptr) {
-        auto ep = entry_->device->endpoints().find(address);
-        if (ep != entry_->device->endpoints().end() && (ep->second.descriptor.bmAttributes & 3) == 3) rearm_.insert(address);
-      }
       // Still pending: -ECONNRESET, and no RET_SUBMIT may follow for it.
       sink_(usbip::encode_ret_unlink(u.seqnum, usbip::kStatusUnlinked));
       return;

@@ -109,6 +109,7 @@ class UsbipSession {
   // Interrupt endpoints whose polling stopped (a URB unlinked, or none submitted yet): the next
   // URB re-announces every QMI response still waiting (UsbDevice::rearm_interrupt).
   std::set<std::uint8_t> rearm_;
+  std::map<std::uint8_t, std::uint32_t> last_interrupt_;  // the latest URB on each interrupt IN endpoint
 };
 
 class UsbipServer {

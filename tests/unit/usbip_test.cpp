@@ -267,6 +267,32 @@ TEST_CASE("usbip session: QMI response announced on the held interrupt IN, fetch
   CHECK(resp.data[0] == 0x01);
 }
 
+TEST_CASE("usbip session: an interrupt URB unlinked after it completed re-announces what waits") {
+  // cdc-wdm closed right after a notification it never acted on (qmicli exiting with an
+  // indication behind its answer): the next open must hear of that response again, or it sits in
+  // front of the next answer and is fetched in its place.
+  Client c;
+  c.import("1-1");
+  std::uint8_t notify = c.endpoint(4, true, 3);
+  Bytes qmi{0x01, 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x21, 0x00, 0x00, 0x00};
+  c.send(bulk(1, notify, 8));
+  c.send(control_out(2, {0x21, usb::kSendEncapsulatedCommand, 0, 4, static_cast<std::uint16_t>(qmi.size())}, qmi));
+  c.v.clock.run_until_idle();
+  REQUIRE(c.replies().size() == 2);  // the notification (URB 1) and the command
+  // The host took the notification but closed before fetching: URB 3 is unlinked after it
+  // completed (status 0), which is all the server sees of the close.
+  c.session->receive(usbip::encode_cmd_unlink({3, 0, 0, 0, 1}));
+  auto r = c.replies();
+  REQUIRE(r.size() == 1);
+  CHECK(std::get<usbip::RetUnlink>(r[0]).status == 0);
+  // The next open polls again: told at once that a response waits.
+  c.send(bulk(4, notify, 8));
+  auto again = c.replies();
+  REQUIRE(again.size() == 1);
+  CHECK(std::get<usbip::RetSubmit>(again[0]).seqnum == 4);
+  CHECK(std::get<usbip::RetSubmit>(again[0]).actual_length == 8);
+}
+
 TEST_CASE("usbip session: a reset closes the connection; refused imports say why") {
   Client c;
   c.import("1-1");
