@@ -100,9 +100,7 @@ ip link set wwan0 up
 n=0; until qmicli -d /dev/cdc-wdm0 --wds-start-network=apn=internet,ip-type=4 --client-no-release-cid > /dev/null; do
   n=$((n+1)); [ $n -gt 40 ] && exit 5; usleep 250000
 done
-n=0; until qmicli -d /dev/cdc-wdm0 --wds-get-current-settings > /tmp/s; do
-  n=$((n+1)); [ $n -gt 3 ] && exit 6
-done
+qmicli -d /dev/cdc-wdm0 --wds-get-current-settings > /tmp/s
 addr=$(sed -n 's/^ *IPv4 address: //p' /tmp/s); gw=$(sed -n 's/^ *IPv4 gateway address: //p' /tmp/s)
 ip addr add $addr/30 dev wwan0
 /net_load $gw 7 64 {seconds} window 32
