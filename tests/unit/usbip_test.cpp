@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "emulator/usb/usb_device.hpp"
+#include "gadget/common/host_port.hpp"
 #include "gadget/usbip/usbip_server.hpp"
 #include "protocols/usbip/usbip.hpp"
 #include "support.hpp"
@@ -332,4 +333,22 @@ TEST_CASE("usbip session: malformed traffic closes the connection with what and 
   CHECK(c.closed_why.find("malformed traffic: URB header seqnum 4294967295") != std::string::npos);
   c.session->receive(usbip::encode_cmd_submit(bulk(1, 0x81, 64)));  // ignored once closed
   CHECK(c.received.empty());
+}
+
+TEST_CASE("parse_host_port: numeric HOST:PORT, default host, bracketed IPv6, clear refusals") {
+  using modemu::gadget::parse_host_port;
+  auto a = parse_host_port("127.0.0.1:3240");
+  REQUIRE(a);
+  CHECK(a->port() == 3240);
+  auto b = parse_host_port(":3240");
+  REQUIRE(b);
+  CHECK(b->address().to_string() == "127.0.0.1");
+  auto c = parse_host_port("[::1]:0");
+  REQUIRE(c);
+  CHECK(c->address().is_v6());
+  CHECK_FALSE(parse_host_port("localhost:3240"));
+  CHECK_FALSE(parse_host_port("10.0.0.1:65536"));
+  CHECK_FALSE(parse_host_port("10.0.0.1:"));
+  CHECK_FALSE(parse_host_port("10.0.0.1"));
+  CHECK_FALSE(parse_host_port("10.0.0.1:32x"));
 }
