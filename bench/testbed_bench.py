@@ -71,13 +71,13 @@ def run_in_guest(a, d, profile, script, tool, transport):
     modemu, sockets, attach, net = start_modemu(a, d, profile, transport)
     try:
         with open(tool, "rb") as f:
-            rc, out, _ = testbed.run(attach + script, sockets, timeout=300, net=net,
+            rc, out, console = testbed.run(attach + script, sockets, timeout=300, net=net,
                                      files={os.path.basename(tool): (f.read(), 0o755)})
     finally:
         modemu.terminate()
         modemu.wait()
     if rc != 0:
-        sys.exit(f"testbed bench failed ({rc}):\n{out}")
+        sys.exit(f"testbed bench failed ({rc}):\n{out if rc != 124 else console[-6000:]}")
     return out
 
 
