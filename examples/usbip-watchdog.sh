@@ -29,8 +29,10 @@ attached_port() {
   for status in /sys/devices/platform/vhci_hcd.*/status*; do
     [ -r "$status" ] || continue
     # hub port sta spd dev sockfd local_busid; sta 006 = in use
-    while read -r hub p sta rest; do
+    while read -r _ p sta _; do
       [ "$sta" = 006 ] || continue
+      # "0012" is decimal here; shell arithmetic would read a leading 0 as octal
+      # shellcheck disable=SC2003
       n=$(expr "$p" + 0)
       record=/var/run/vhci_hcd/port$n
       [ -r "$record" ] && [ "$(cat "$record")" = "$server $port $busid" ] && { echo "$n"; return 0; }
