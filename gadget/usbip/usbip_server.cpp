@@ -435,16 +435,4 @@ UsbipServer::~UsbipServer() {
 
 const std::string& UsbipServer::busid(std::size_t index) const { return impl_->exports.entries().at(index).busid; }
 
-std::size_t UsbipServer::connections() const { return impl_->connections.size(); }
-
-Bytes usbip_feed_for_test(emulator::UsbDevice& device, ByteView bytes, bool* closed) {
-  Bytes out;
-  UsbipExports exports({&device});
-  UsbipSession session(
-      exports, [&](Bytes b) { out.insert(out.end(), b.begin(), b.end()); }, {});
-  session.receive(bytes);
-  if (closed != nullptr) *closed = session.closed();
-  return out;
-}
-
 }  // namespace modemu::gadget

@@ -125,7 +125,6 @@ class UsbipServer {
   // "127.0.0.1:3240", with the port actually bound.
   const std::string& address() const { return address_; }
   const std::string& busid(std::size_t index) const;
-  std::size_t connections() const;
 
   struct Impl;
 
@@ -133,9 +132,5 @@ class UsbipServer {
   std::unique_ptr<Impl> impl_;
   std::string address_;
 };
-
-// Feeds bytes to a fresh session that exports `device` as "1-1", as if a client had sent them,
-// and returns what the session would send back. For the fuzz target and tests: no socket.
-protocols::Bytes usbip_feed_for_test(emulator::UsbDevice& device, protocols::ByteView bytes, bool* closed = nullptr);
 
 }  // namespace modemu::gadget
