@@ -18,6 +18,11 @@ using asio::ip::tcp;
 using protocols::Bytes;
 using protocols::ByteView;
 
+namespace {
+// IN transfers one endpoint may hold before the client is taken for broken.
+constexpr std::size_t kMaxHeld = 1024;
+}  // namespace
+
 // --- exports ---
 
 UsbipExports::UsbipExports(std::vector<emulator::UsbDevice*> devices) {
@@ -218,7 +223,14 @@ void UsbipSession::submit(usbip::CmdSubmit& c) {
   auto ep = device.endpoints().find(address);
   if (ep != device.endpoints().end() && (ep->second.descriptor.bmAttributes & 3) == 3) last_interrupt_[address] = c.seqnum;
   if (rearm_.erase(address) != 0) device.rearm_interrupt(address);
-  pending_[address].push_back({c.seqnum, c.transfer_buffer_length});
+  auto& queue = pending_[address];
+  if (queue.size() >= kMaxHeld) {
+    // usbnet keeps about 60 in flight, usb_wwan 4 per port: this is a client gone wrong.
+    event(fmt::format("more than {} IN transfers held on endpoint {:02x}; closing the connection", kMaxHeld, address));
+    close("too many held transfers");
+    return;
+  }
+  queue.push_back({c.seqnum, c.transfer_buffer_length});
   complete_pending(address);
 }
 

@@ -333,6 +333,11 @@ TEST_CASE("usbip session: malformed traffic closes the connection with what and 
   CHECK(c.closed_why.find("malformed traffic: URB header seqnum 4294967295") != std::string::npos);
   c.session->receive(usbip::encode_cmd_submit(bulk(1, 0x81, 64)));  // ignored once closed
   CHECK(c.received.empty());
+
+  Client flood;
+  flood.import("1-1");
+  for (std::uint32_t seq = 1; seq <= 1025 && !flood.session->closed(); ++seq) flood.send(bulk(seq, 0x81, 64));
+  CHECK(flood.closed_why == "too many held transfers");
 }
 
 TEST_CASE("parse_host_port: numeric HOST:PORT, default host, bracketed IPv6, clear refusals") {
