@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Testbed benchmark: the modem as a real kernel sees it, over usbredir in a QEMU guest (TCG).
+"""Testbed benchmark: the modem as a real kernel sees it, in a QEMU guest (TCG), per transport:
+usbredir (QEMU's usb-redir device) and USB/IP (the guest's vhci_hcd attaching modemu's USB/IP
+server over QEMU's user-mode network, as a router attaches it over Ethernet).
 
   enumeration: from "new high-speed USB device" to the last driver bound (wwan0 registered),
                on the guest kernel's clock
@@ -12,9 +14,10 @@ Reports the figures and the ratio of the guest's AT round trip to the host pty's
 in-process data path (bench_data_path) to the guest's (both run the same emulator; the
 difference is the kernel, QEMU and usbredir path).
 
-  bench/testbed_bench.py [--short] [--modemu PATH]
+  bench/testbed_bench.py [--short] [--modemu PATH] [--transport usbredir|usbip]...
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -27,16 +30,32 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
 import testbed  # noqa: E402
 
 
-def start_modemu(a, d, profile, extra=()):
-    sock = os.path.join(d, profile + ".sock")
-    modemu = subprocess.Popen([a.modemu, "run", "--quiet", "--profile", profile, "--transport", "usbredir",
-                               "--listen", "unix:" + sock, "--state-dir", os.path.join(d, "state-" + profile),
-                               "--time-scale", "0.05", *extra])
-    for _ in range(100):  # the listener is up within milliseconds
-        if os.path.exists(sock):
-            break
+def start_modemu(a, d, profile, transport, extra=()):
+    """modemu serving one modem on `transport`; returns the process and how the guest reaches it:
+    (usbredir sockets, shell lines that attach it, run(net=...))."""
+    events = os.path.join(d, profile + "-events.jsonl")
+    if transport == "usbredir":
+        sock = os.path.join(d, profile + ".sock")
+        listen = ["--transport", "usbredir", "--listen", "unix:" + sock]
+    else:
+        listen = ["--transport", "usbip", "--listen", "127.0.0.1:0"]
+    modemu = subprocess.Popen([a.modemu, "run", "--quiet", "--event-log", events, "--profile", profile, *listen,
+                               "--state-dir", os.path.join(d, "state-" + profile), "--time-scale", "0.05", *extra])
+    start = None
+    for _ in range(200):  # the listener is up within milliseconds
+        if os.path.exists(events):
+            with open(events) as f:
+                start = next((json.loads(line) for line in f if '"kind":"start"' in line), None)
+            if start:
+                break
         time.sleep(0.05)
-    return modemu, sock
+    if start is None:
+        modemu.kill()
+        sys.exit("testbed bench: modemu did not start")
+    if transport == "usbredir":
+        return modemu, [sock], "", False
+    port, busid = start["fields"]["listen"].rpartition(":")[2], start["fields"]["busid"]
+    return modemu, [], f"use_usbip || exit 2\nusbip --tcp-port {port} attach -r 10.0.2.2 -b {busid} || exit 2\n", True
 
 
 def guest_tool(d, source):
@@ -46,17 +65,19 @@ def guest_tool(d, source):
     return tool
 
 
-def run_in_guest(a, d, profile, script, tool):
-    """Runs `script` in a guest with one modem of `profile` attached and `tool` at /NAME."""
-    modemu, sock = start_modemu(a, d, profile)
+def run_in_guest(a, d, profile, script, tool, transport):
+    """Runs `script` in a guest with one modem of `profile` attached over `transport` and `tool`
+    at /NAME."""
+    modemu, sockets, attach, net = start_modemu(a, d, profile, transport)
     try:
         with open(tool, "rb") as f:
-            rc, out, _ = testbed.run(script, [sock], timeout=300, files={os.path.basename(tool): (f.read(), 0o755)})
+            rc, out, console = testbed.run(attach + script, sockets, timeout=300, net=net,
+                                     files={os.path.basename(tool): (f.read(), 0o755)})
     finally:
         modemu.terminate()
         modemu.wait()
     if rc != 0:
-        sys.exit(f"testbed bench failed ({rc}):\n{out}")
+        sys.exit(f"testbed bench failed ({rc}):\n{out if rc != 124 else console[-6000:]}")
     return out
 
 
@@ -67,7 +88,7 @@ def host_figure(a, bench, pattern):
     return re.search(pattern, out)
 
 
-def data_bench(a, d):
+def data_bench(a, d, transport):
     """Packets per second and throughput through the session, in the guest."""
     seconds = 1 if a.short else 4
     script = f"""
@@ -85,7 +106,7 @@ ip addr add $addr/30 dev wwan0
 /net_load $gw 7 64 {seconds} window 32
 /net_load $gw 7 1400 {seconds} window 32
 """
-    out = run_in_guest(a, d, "quectel-ec25", script, guest_tool(d, "tests/testbed/guest/net_load.c"))
+    out = run_in_guest(a, d, "quectel-ec25", script, guest_tool(d, "tests/testbed/guest/net_load.c"), transport)
     runs = re.findall(r"rate_bps=(\d+) pps=(\d+) span_s=[\d.]+ p50_us=(\d+)", out)
     (_, small_pps, small_p50), (big_bps, _, _) = [(int(b), int(p), int(l)) for b, p, l in runs]
     print(f"  UDP echo through wwan0 (raw IP):        {small_pps:7d} packets/s (64 B, p50 {small_p50} us), "
@@ -96,31 +117,45 @@ ip addr add $addr/30 dev wwan0
         print(f"  ratio in-process / guest, MB/s:         {float(hm.group(2)) / (int(big_bps) / 8e6):7.0f}")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--short", action="store_true", help="fewer rounds (CI)")
-    ap.add_argument("--modemu", default=os.path.join(ROOT, "build", "release", "grpc-api", "modemu"))
-    a = ap.parse_args()
-    rounds = 100 if a.short else 1000
+def at_bench(a, d, transport, rounds):
+    """Enumeration and AT round trips on the EG12."""
     script = f"""
 wait_for /sys/class/net/wwan0 30 || exit 3
 dmesg | grep -E 'new high-speed USB device|wwan0: register'
 /at_rtt /dev/ttyUSB2 {rounds}
 """
-    with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
-        out = run_in_guest(a, d, "quectel-eg12", script, guest_tool(d, "bench/guest/at_rtt.c"))
+    out = run_in_guest(a, d, "quectel-eg12", script, guest_tool(d, "bench/guest/at_rtt.c"), transport)
     stamps = [float(x) for x in re.findall(r"\[\s*([\d.]+)\]", out)]
     enumeration_ms = (stamps[-1] - stamps[0]) * 1000
     m = re.search(r"p50_us=(\d+) p99_us=(\d+) mean_us=(\d+)", out)
     p50, p99, mean = (int(x) for x in m.groups())
-    print(f"testbed (QEMU TCG guest, usbredir; AT on EG12, data on EC25) rounds={rounds}")
+    print(f"testbed (QEMU TCG guest, {transport}; AT on EG12, data on EC25) rounds={rounds}")
     print(f"  enumeration, plug to all drivers bound: {enumeration_ms:7.0f} ms")
     print(f"  AT round trip in the guest:             {p50:7d} us p50, {p99} us p99, {mean} us mean")
     hm = host_figure(a, "bench_at_roundtrip", r"through the pty:\s+\d+ round trips/s\s+\(([\d.]+) us each\)")
     if hm:
         print(f"  ratio guest / host pty AT round trip:   {p50 / float(hm.group(1)):7.1f}")
-    with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
-        data_bench(a, d)
+    return p50
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--short", action="store_true", help="fewer rounds (CI)")
+    ap.add_argument("--modemu", default=os.path.join(ROOT, "build", "release", "grpc-api", "modemu"))
+    ap.add_argument("--transport", action="append", choices=["usbredir", "usbip"],
+                    help="the transports to measure (repeatable; default: all)")
+    a = ap.parse_args()
+    rounds = 100 if a.short else 1000
+    p50s = {}
+    for transport in a.transport or ["usbredir", "usbip"]:
+        with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
+            p50s[transport] = at_bench(a, d, transport, rounds)
+        with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
+            data_bench(a, d, transport)
+    if len(p50s) > 1 and "usbredir" in p50s:
+        for transport, p50 in p50s.items():
+            if transport != "usbredir":
+                print(f"ratio {transport} / usbredir AT round trip p50: {p50 / p50s['usbredir']:.1f}")
     return 0
 
 

@@ -15,6 +15,8 @@ packages=(
   ppp comgt python3-serial socat libqmi-utils qdl
   # the testbed: a real kernel with real USB drivers under QEMU, and udev-based tools in it
   linux-image-amd64 busybox-static qemu-system-x86 modemmanager udev dbus polkitd tshark cpio kmod
+  # USB/IP: the client (usbip attach, vhci_hcd's user side) in the testbed guest, names for its listings
+  usbip usb.ids
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -19,6 +19,7 @@
 #include "gadget/local/pty_transport.hpp"
 #include "gadget/local/qmi_proxy.hpp"
 #include "gadget/usb2tcp/usb2tcp_server.hpp"
+#include "gadget/usbip/usbip_server.hpp"
 #include "gadget/usbredir/usbredir_server.hpp"
 #include "emulator/usb/usb_device.hpp"
 #include "grpc-api/cli/commands.hpp"
@@ -73,18 +74,19 @@ int run(const RunOptions& o) {
                  o.duration.c_str());
     return kExitUsage;
   }
-  const bool usb = o.transport == "usbredir";
-  if (usb && o.listen.empty()) {
+  const bool usbip = o.transport == "usbip";
+  const bool usb = o.transport == "usbredir" || usbip;
+  if (o.transport == "usbredir" && o.listen.empty()) {
     std::fprintf(stderr, "modemu run: error: --transport usbredir needs --listen unix:PATH or tcp:HOST:PORT\n");
     return kExitUsage;
   }
   if (!usb && (!o.listen.empty() || !o.pcap.empty())) {
-    std::fprintf(stderr, "modemu run: error: --listen and --pcap go with a USB transport (--transport usbredir)\n");
+    std::fprintf(stderr, "modemu run: error: --listen and --pcap go with a USB transport (--transport usbredir or usbip)\n");
     return kExitUsage;
   }
   if (usb && o.qmi_proxy) {
-    std::fprintf(stderr, "modemu run: error: --qmi-proxy serves the local transport's QMI; with usbredir the host's "
-                         "own qmi-proxy reaches /dev/cdc-wdm0\n");
+    std::fprintf(stderr, "modemu run: error: --qmi-proxy serves the local transport's QMI; with %s the host's "
+                         "own qmi-proxy reaches /dev/cdc-wdm0\n", o.transport.c_str());
     return kExitUsage;
   }
   if (o.check && o.scenario.empty() && !o.default_scenario) {
@@ -96,7 +98,8 @@ int run(const RunOptions& o) {
     return kExitUsage;
   }
   if (o.virtual_time && usb) {
-    std::fprintf(stderr, "modemu run: error: a real kernel attached over usbredir needs real time (use --speed)\n");
+    std::fprintf(stderr, "modemu run: error: a real kernel attached over %s needs real time (use --speed)\n",
+                 o.transport.c_str());
     return kExitUsage;
   }
   std::optional<scenario::Scenario> sc;
@@ -109,7 +112,7 @@ int run(const RunOptions& o) {
       std::fprintf(stderr, "modemu run: error: %s\n", e.what());
       return kExitUsage;
     }
-    if (usb && sc->modems_size() > 1) {
+    if (usb && !usbip && sc->modems_size() > 1) {
       std::fprintf(stderr, "modemu run: error: usbredir serves one modem per process; the scenario has %d\n",
                    sc->modems_size());
       return kExitUsage;
@@ -209,7 +212,32 @@ int run(const RunOptions& o) {
   std::vector<std::unique_ptr<gadget::PtyTransport>> transports;
   std::unique_ptr<em::UsbDevice> usb_device;
   std::unique_ptr<gadget::UsbredirServer> usbredir;
-  if (usb) {
+  std::vector<std::unique_ptr<em::UsbDevice>> usbip_devices;
+  std::unique_ptr<gadget::UsbipServer> usbip_server;
+  if (usbip) {
+    // One listener exports every modem, bus ids 1-1, 1-2, ... in the scenario's order.
+    std::vector<em::UsbDevice*> devices;
+    for (em::Modem* m : modems) {
+      usbip_devices.push_back(std::make_unique<em::UsbDevice>(*m));
+      devices.push_back(usbip_devices.back().get());
+    }
+    if (!o.pcap.empty()) {
+      if (several) {
+        std::fprintf(stderr, "modemu run: error: --pcap records one modem; the scenario has %zu\n", modems.size());
+        return kExitUsage;
+      }
+      usbip_devices.front()->capture_to(o.pcap);
+    }
+    try {
+      usbip_server = std::make_unique<gadget::UsbipServer>(io, devices, o.listen.empty() ? "127.0.0.1:3240" : o.listen);
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+      return kExitUsage;
+    } catch (const std::runtime_error& e) {
+      std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+      return kExitFailure;
+    }
+  } else if (usb) {
     usb_device = std::make_unique<em::UsbDevice>(modem);
     if (!o.pcap.empty()) usb_device->capture_to(o.pcap);
     try {
@@ -245,17 +273,27 @@ int run(const RunOptions& o) {
                          modem.id(), usb2tcp->address(), usb2tcp->address()),
              {{"address", usb2tcp->address()}});
   }
-  for (em::Modem* m : modems) {
+  for (em::Modem* const& m : modems) {
     const auto& p = m->profile();
     fs::path dev_dir = dev_dir_for(o, state_root, m->id(), several);
-    std::string where = usb                       ? fmt::format("usbredir on {}", o.listen)
+    const std::size_t index = static_cast<std::size_t>(&m - &modems.front());
+    std::string where = usbip_server ? fmt::format("USB/IP on {}, bus id {} (usbip attach -r HOST -b {})",
+                                                   usbip_server->address(), usbip_server->busid(index),
+                                                   usbip_server->busid(index))
+                        : usb                    ? fmt::format("usbredir on {}", o.listen)
                         : o.transport == "local" ? fmt::format("ports in {}", dev_dir.string())
                                                   : std::string("no transport");
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"modem", m->id()}, {"profile", p.name()}, {"firmware", m->firmware().version()},
+        {"dev_dir", dev_dir.string()}, {"pid", std::to_string(::getpid())}};
+    if (usbip_server) {
+      fields.emplace_back("listen", usbip_server->address());
+      fields.emplace_back("busid", usbip_server->busid(index));
+    }
     log.emit("", "start",
              fmt::format("{} ({}), firmware {}, state in {}, {}; Ctrl-C stops", m->id(), p.description(),
                          m->firmware().version(), (state_root / m->id()).string(), where),
-             {{"modem", m->id()}, {"profile", p.name()}, {"firmware", m->firmware().version()},
-              {"dev_dir", dev_dir.string()}, {"pid", std::to_string(::getpid())}});
+             std::move(fields));
   }
 
   // SIGUSR1: the power-cut control from outside (a test harness, a shell): the supply fails now.
@@ -278,6 +316,8 @@ int run(const RunOptions& o) {
     transports.clear();
     usbredir.reset();
     usb_device.reset();
+    usbip_server.reset();
+    usbip_devices.clear();
     cut_signal.cancel();
     log.emit("", "stop", fmt::format("stopped ({})", cause));
     io.stop();
@@ -334,7 +374,9 @@ void add_run_command(CLI::App& app, Action& action) {
       "  modemu run --qmi-proxy --dev-dir /tmp/m                    then: qmicli -p -d /tmp/m/cdc-wdm0 --dms-get-ids\n"
       "  modemu run -t usbredir --listen unix:/tmp/ec25.sock --pcap ec25.pcap\n"
       "      then: qemu-system-x86_64 ... -device qemu-xhci -chardev socket,id=m,path=/tmp/ec25.sock,reconnect=1\n"
-      "            -device usb-redir,chardev=m\n\n"
+      "            -device usb-redir,chardev=m\n"
+      "  modemu run -t usbip --listen 0.0.0.0:3240 --profile quectel-ec25\n"
+      "      then, on the host (a router): modprobe vhci-hcd; usbip attach -r SERVER -b 1-1\n\n"
       "Local ports are named like the Linux nodes of the real module (Quectel: ttyUSB0 DM, ttyUSB1\n"
       "NMEA, ttyUSB2 AT, ttyUSB3 AT/modem; Sierra: ttyUSB0 DM, ttyUSB1 NMEA, ttyUSB2 AT), and\n"
       "cdc-wdm0 (cdc-wdm1 on Sierra) is the QMI control channel as raw QMUX (qmicli --device-open-qmi).\n"
@@ -343,11 +385,14 @@ void add_run_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--transport,-t", o->transport,
                   "How the host reaches the modem: local (pseudo-terminals), usbredir (a QEMU guest's USB, "
-                  "with --listen), none (only the scenario's scripted host)")
-      ->check(CLI::IsMember({"local", "usbredir", "none"}))
+                  "with --listen), usbip (any Linux host with vhci_hcd: `usbip attach -r SERVER -b 1-1`; every "
+                  "modem is a bus id 1-1, 1-2, ...; a reset closes the connection and the host attaches "
+                  "again), none (only the scenario's scripted host)")
+      ->check(CLI::IsMember({"local", "usbredir", "usbip", "none"}))
       ->capture_default_str();
   cmd->add_option("--listen", o->listen,
-                  "Where a USB transport listens: unix:PATH or tcp:HOST:PORT (HOST defaults to 127.0.0.1)");
+                  "Where a USB transport listens: usbredir: unix:PATH or tcp:HOST:PORT; usbip: HOST:PORT, default "
+                  "127.0.0.1:3240 (0.0.0.0:3240 for a router on the network). HOST defaults to 127.0.0.1");
   cmd->add_option("--usb2tcp", o->usb2tcp,
                   "Serve the DM interface, and the EDL interface after the switch, over QFirehose's TCP framing "
                   "on ADDR:PORT, a numeric IPv4 address (QFirehose -p ADDR:9008); works beside --transport")

@@ -464,6 +464,131 @@ qmicli -d /dev/cdc-wdm0 --dms-get-revision
         self.assertIn("Revision: 'EC25EFAR06A11M4G'", out)
 
 
+class UsbipGuest:
+    """A modemu USB/IP server on the host's loopback (a port it picks) and a guest that attaches
+    the modem through vhci_hcd over QEMU's user-mode network, with examples/usbip-watchdog.sh."""
+
+    def __init__(self, profile, extra=(), time_scale="0.1"):
+        self.dir = tempfile.mkdtemp(prefix="modemu-usbip-")
+        self.modem = Modemu("--transport", "usbip", "--listen", "127.0.0.1:0", *extra, profile=profile,
+                            time_scale=time_scale, workdir=os.path.join(self.dir, "w"))
+        start = self.modem.wait_kind("start")
+        self.port = int(start["fields"]["listen"].rpartition(":")[2])
+        self.busid = start["fields"]["busid"]
+
+    def run(self, script, timeout=180, files=None):
+        with open(os.path.join(ROOT, "examples", "usbip-watchdog.sh"), "rb") as f:
+            guest_files = {"watchdog.sh": (f.read(), 0o755)}
+        guest_files.update(files or {})
+        head = (f"use_usbip || exit 2\nexport USBIP_PORT={self.port}\n"
+                f"sh /watchdog.sh 10.0.2.2 {self.busid} > /tmp/watchdog.log 2>&1 &\n")
+        return testbed.run(head + script, [], timeout=timeout, files=guest_files, net=True)
+
+    def close(self):
+        self.modem.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class UsbipFromTheGuest(unittest.TestCase):
+    """Issue 8's USB/IP acceptance: the guest's vhci_hcd attaches the modem from modemu's USB/IP
+    server; option and qmi_wwan bind, AT and qmicli work, a reset closes the connection and the
+    router-side watchdog attaches the new device, and qdl flashes through the EDL composition."""
+
+    def test_enumeration_at_qmicli_reset_and_reattach(self):
+        p = "quectel-ec25"
+        script = EDL_GUEST_LIB + r"""
+wait_for /sys/class/net/wwan0 30 || { cat /tmp/watchdog.log; dmesg | tail -20; exit 3; }
+d=$(dirname $(readlink -f /sys/class/net/wwan0/device))
+d=/sys/bus/usb/devices/$(basename $d)
+echo "sys:bus $(basename $d)"
+echo "sys:ids $(cat $d/idVendor):$(cat $d/idProduct)"
+echo "sys:speed $(cat $d/speed)"
+for i in $d/*:1.*; do echo "sys:if$(cat $i/bInterfaceNumber) $(basename $(readlink $i/driver))"; done
+echo "sys:nodes $(ls /dev | grep -E '^(ttyUSB|cdc-wdm)' | tr '\n' ' ')"
+at /dev/ttyUSB2 ATI
+at /dev/ttyUSB2 AT+CSQ
+for c in --dms-get-ids --dms-get-revision --nas-get-serving-system --uim-get-card-status --wds-get-packet-service-status; do
+  echo "== $c"; qmicli -d /dev/cdc-wdm0 $c || echo FAILED
+done
+echo "== reset"
+at /dev/ttyUSB2 AT+CFUN=1,1
+wait_dmesg 1 "USB disconnect" 10 || exit 4
+wait_dmesg 2 "New USB device found, idVendor=2c7c" 30 || { cat /tmp/watchdog.log; exit 5; }
+wait_for /sys/class/net/wwan0 20 || exit 6
+wait_for /dev/ttyUSB2 10 || exit 7
+at /dev/ttyUSB2 ATI
+qmicli -d /dev/cdc-wdm0 --dms-get-revision || echo FAILED
+usbip --tcp-port $USBIP_PORT list -r 10.0.2.2
+dmesg | grep -E "vhci_hcd: connection closed|USB disconnect|New USB device found"
+cat /tmp/watchdog.log
+"""
+        with UsbipGuest(p) as g:
+            rc, out, console = g.run(script)
+            self.assertEqual(rc, 0, console[-6000:])
+            g.modem.wait_kind("usb.usbip", "left the bus: closing the connection", timeout=5)
+        sys_ = sysfs_lines(out)
+        self.assertRegex(sys_["sys:bus"], r"^\d+-1$")
+        self.assertEqual(sys_["sys:ids"], "2c7c:0125")
+        self.assertEqual(sys_["sys:speed"], "480")
+        for i in range(4):
+            self.assertEqual(sys_[f"sys:if0{i}"], "option")
+        self.assertEqual(sys_["sys:if04"], "qmi_wwan")
+        self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "ttyUSB0", "ttyUSB1", "ttyUSB2", "ttyUSB3"])
+        self.assertNotIn("FAILED", out)
+        self.assertEqual(out.count("Revision: " + profile_value(p, r'default_version:\s*"([^"]+)"')), 2)
+        self.assertIn(f"+CSQ: {csq_of(p)},99", out)
+        self.assertIn("IMEI: '%s'" % profile_value(p, r'imei:\s*"(\d+)"'), out)
+        self.assertIn("Registration state: 'registered'", out)
+        self.assertEqual(out.count("Revision: '%s'" % profile_value(p, r'default_version:\s*"([^"]+)"')), 2)
+        # the reset: the connection closes, the kernel sees a disconnect, the watchdog attaches again
+        self.assertIn("vhci_hcd: connection closed", out)
+        self.assertEqual(len(re.findall(r"New USB device found, idVendor=2c7c, idProduct=0125", out)), 2)
+        self.assertIn("connection closed (module reset or changed mode)", out)
+        self.assertEqual(len(re.findall(r"usbip-watchdog: attached 1-1 from 10\.0\.2\.2", out)), 2)
+        # `usbip list -r` lists the modem after the reset too
+        self.assertRegex(out, r"1-1: .*\(2c7c:0125\)")
+
+    def test_qdl_flash_through_the_edl_composition(self):
+        script = EDL_GUEST_LIB + r"""
+wait_for /dev/cdc-wdm0 30 || { cat /tmp/watchdog.log; exit 3; }
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+edl_switch
+wait_usb 05c6 9008 30 || { cat /tmp/watchdog.log; exit 4; }
+wait_dmesg 1 "Qualcomm USB modem converter now attached" 10 || exit 5
+echo "sys: 9008 $(usb_count 05c6 9008) 0512 $(usb_count 2c7c 0512)"
+flash
+echo "qdl-rc=$?"
+wait_usb 2c7c 0512 30 || { cat /tmp/watchdog.log; exit 6; }
+wait_for /dev/cdc-wdm0 20 || exit 7
+wait_for /dev/ttyUSB2 20 || exit 8
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+at /dev/ttyUSB2 AT+QGMR
+echo "sys: disconnects $(dmesg | grep -c 'vhci_hcd: connection closed')"
+cat /tmp/watchdog.log
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = firmware_package("quectel-eg12", "EG12EAPAR01A12M4G", d)
+            with UsbipGuest("quectel-eg12", extra=["--firmware", "EG12EAPAR01A09M4G"]) as g:
+                rc, out, console = g.run(script, timeout=300, files=files)
+                self.assertEqual(rc, 0, console[-6000:])
+                g.modem.wait_event(lambda e: e["kind"] == "boot" and e.get("fields", {}).get("firmware") ==
+                                   "EG12EAPAR01A12M4G" and e.get("fields", {}).get("mode") == "APPLICATION",
+                                   timeout=5, what="boot into A12")
+        self.assertIn("Revision: 'EG12EAPAR01A09M4G'", out)
+        self.assertIn("sys: 9008 1 0512 0", out)
+        self.assertIn("qdl-rc=0", out)
+        self.assertIn("Revision: 'EG12EAPAR01A12M4G'", out)
+        self.assertRegex(out, r"AT\+QGMR\nEG12EAPAR01A12M4G_01\.001\.01\.001\n\nOK")
+        # application -> EDL -> application: two closed connections, three attaches
+        self.assertIn("sys: disconnects 2", out)
+        self.assertEqual(len(re.findall(r"usbip-watchdog: attached", out)), 3)
+
+
 class PcapInTshark(unittest.TestCase):
     def test_at_decoded(self):
         with tempfile.TemporaryDirectory() as d:

@@ -34,17 +34,22 @@ DEFAULT_CACHE = os.environ.get("MODEMU_TESTBED_CACHE", os.path.join(ROOT, "build
 # Driver order that works without udev (transports.md section 5); udev may load more.
 MODULES = ["usb-common", "usbcore", "xhci-hcd", "xhci-pci", "usbserial", "usb_wwan", "option", "qcserial",
            "mii", "usbnet", "cdc-wdm", "qmi_wwan", "cdc_ether"]
+# In the image, loaded by a test that needs them (`modprobe NAME`), not at boot: USB/IP's client
+# side (`use_usbip` in the guest), and the network it needs.
+ON_DEMAND_MODULES = ["usbip-core", "vhci-hcd", "virtio_ring", "virtio", "virtio_pci_legacy_dev",
+                     "virtio_pci_modern_dev", "virtio_pci", "failover", "net_failover", "virtio_net"]
 
 BINARIES = [
     "/usr/bin/qmicli", "/usr/libexec/qmi-proxy", "/usr/bin/mmcli", "/usr/sbin/ModemManager",
     "/usr/lib/systemd/systemd-udevd", "/usr/bin/udevadm", "/usr/bin/dbus-daemon", "/usr/lib/polkit-1/polkitd",
-    "/usr/bin/qdl",
+    "/usr/bin/qdl", "/usr/sbin/usbip",
 ]
 TREES = [
     "/usr/lib/udev/rules.d", "/usr/lib/x86_64-linux-gnu/ModemManager", "/usr/share/dbus-1/system.conf",
     "/usr/share/dbus-1/system.d", "/etc/dbus-1", "/usr/share/polkit-1/actions/org.freedesktop.ModemManager1.policy",
     "/usr/share/polkit-1/rules.d", "/etc/polkit-1", "/etc/udev/udev.conf", "/usr/share/ModemManager",
     "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules", "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so",
+    "/usr/share/misc/usb.ids",
 ]
 
 INIT = r"""#!/bin/sh
@@ -91,6 +96,14 @@ at() {
 # hotplug N / unplug N: ask the host to attach (detach) hot-plug device N through QEMU's monitor.
 hotplug() { echo "@@HOTPLUG $1@@"; }
 unplug() { echo "@@UNPLUG $1@@"; }
+# use_usbip: vhci_hcd and the user-mode network's guest address, with no
+# default route: only 10.0.2.0/24, where 10.0.2.2 is the host's loopback (run(..., net=True)).
+use_usbip() {
+  modprobe vhci-hcd && modprobe virtio_pci && modprobe virtio_net || return 1
+  wait_for /sys/class/net/eth0 10 || return 1
+  ip link set lo up
+  ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0
+}
 start_udev() {
   mkdir -p /run/udev
   /usr/lib/systemd/systemd-udevd --daemon --resolve-names=early
@@ -268,11 +281,12 @@ def build(cache=DEFAULT_CACHE, verbose=True):
     for line in open(f"{moddir}/modules.dep"):
         k, _, v = line.partition(":")
         deps[os.path.basename(k).split(".ko")[0].replace("_", "-")] = (k, v.split())
-    order, want = [], [m.replace("_", "-") for m in MODULES]
+    order, want = [], [m.replace("_", "-") for m in MODULES + ON_DEMAND_MODULES]
     for m in want:
         path, _ = deps[m]
         if path not in order:
             order.append(path)
+    at_boot = [deps[m.replace("_", "-")][0] for m in MODULES]
     modroot = os.path.join(tmp, "modroot")
     for path in order:
         dest = os.path.join(modroot, "lib", "modules", kver, path)
@@ -286,7 +300,7 @@ def build(cache=DEFAULT_CACHE, verbose=True):
         for f in files:
             full = os.path.join(dirpath, f)
             c.file("usr" + full[len(modroot):], read_file(full))
-    c.file("etc/testbed-modules", "\n".join(f"/lib/modules/{kver}/{p}" for p in order).encode() + b"\n")
+    c.file("etc/testbed-modules", "\n".join(f"/lib/modules/{kver}/{p}" for p in order if p in at_boot).encode() + b"\n")
     # programs, their libraries, their data
     for b in BINARIES:
         c.copy(b)
@@ -352,9 +366,11 @@ class Qmp:
         self.sock.close()
 
 
-def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=(), files=None):
+def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=(), files=None, net=False):
     """Runs `script` (shell text) in the guest with a usb-redir device per socket.
     `files` maps guest paths to (bytes, mode) to add for this run.
+    `net`: a virtio NIC on QEMU's user-mode network, for USB/IP; `net_up` in the script configures
+    it, and the guest reaches the host's loopback as 10.0.2.2 (and nothing else: no route out).
     `hotplug` sockets are attached through QEMU's monitor when the script calls `hotplug N`
     (N: index in `hotplug`), and detached by `unplug N`, as an operator would on a running VM.
     Returns (exit code, the script's output, the whole console)."""
@@ -374,6 +390,8 @@ def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False,
                "-append", "console=ttyS0 rdinit=/init panic=-1 quiet net.ifnames=0",
                "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
                "-qmp", f"unix:{qmp_path},server=on,wait=off", "-device", "qemu-xhci,id=xhci"]
+        if net:
+            cmd += ["-netdev", "user,id=n0,ipv6=off", "-device", "virtio-net-pci,netdev=n0"]
         for i, sock in enumerate(sockets):
             cmd += ["-chardev", f"socket,id=m{i},path={sock},reconnect=1",
                     "-device", f"usb-redir,chardev=m{i},bus=xhci.0"]
@@ -432,6 +450,7 @@ def main():
     r = sub.add_parser("run", help="run a script in the guest")
     r.add_argument("--usbredir", action="append", default=[], help="a modemu usbredir unix socket to attach")
     r.add_argument("--timeout", type=int, default=120)
+    r.add_argument("--net", action="store_true", help="a NIC on QEMU's user-mode network (for USB/IP; 10.0.2.2 is the host)")
     r.add_argument("script", help="shell script file to run in the guest")
     s = sub.add_parser("shell", help="an interactive guest (busybox sh on the console)")
     s.add_argument("--usbredir", action="append", default=[])
@@ -441,7 +460,7 @@ def main():
         return 0
     if a.cmd == "shell":
         return run("exec sh\n", a.usbredir, cache=a.cache, interactive=True)[0]
-    rc, out, _ = run(open(a.script).read(), a.usbredir, a.timeout, a.cache)
+    rc, out, _ = run(open(a.script).read(), a.usbredir, a.timeout, a.cache, net=a.net)
     sys.stdout.write(out)
     return rc
 
