@@ -250,9 +250,13 @@ echo "qmimux1 rx $(cat /sys/class/net/qmimux1/statistics/rx_packets)"
                 reports = [e for e in m.events if e["kind"] == "data.counters" and e["fields"].get("cid") == cid]
                 return {k: int(v) for k, v in reports[-1]["fields"].items() if k != "reason"} if reports else None
 
-            # Session 2's traffic came last: once its last report is in, session 1's is too.
+            load = re.search(r"net_load: sent=(\d+) received=(\d+)", out)
+            self.assertIsNotNone(load, out)
+            sent, received = int(load.group(1)), int(load.group(2))
+            # Session 2's traffic came last: once its report has all of it, session 1's is in too.
             m.wait_event(lambda e: e["kind"] == "data.counters" and e["fields"].get("cid") == "2" and
-                         int(e["fields"]["downlink_packets"]) >= 126, timeout=10, what="session 2's counters")
+                         int(e["fields"]["downlink_packets"]) >= 26 + received, timeout=10,
+                         what="session 2's counters")
             one, two = last("1"), last("2")
         self.assertIn("Downlink data aggregation protocol: 'qmap'", out)
         self.assertIn("Uplink data aggregation protocol: 'qmap'", out)
@@ -263,17 +267,15 @@ echo "qmimux1 rx $(cat /sys/class/net/qmimux1/statistics/rx_packets)"
         self.assertRegex(out, r"--- 10\.64\.17\.45 ping statistics ---\n6 packets transmitted, 6 packets received")
         self.assertIn("65 bytes from 10.64.17.45", out)
         self.assertRegex(out, r"20 packets transmitted, 20 packets received")
-        load = re.search(r"net_load: sent=(\d+) received=(\d+)", out)
-        self.assertIsNotNone(load, out)
-        sent, received = int(load.group(1)), int(load.group(2))
         self.assertGreater(received, 100, out)
         self.assertGreaterEqual(received, sent - 16, out)
-        # The guest's links each received their own session's packets: the echo replies and the
-        # router advertisement of the session's IPv6 prefix, sent as it came up.
+        # The guest's links each received their own session's packets: the echo replies and
+        # router advertisements of the session's IPv6 prefix (one as it came up, one for each
+        # router solicitation of the link, as many as the guest's timing allows: up to three).
         rx0 = int(re.search(r"qmimux0 rx (\d+)", out).group(1))
         rx1 = int(re.search(r"qmimux1 rx (\d+)", out).group(1))
-        self.assertEqual(rx0, 3 + 1, out)
-        self.assertEqual(rx1, 26 + received + 1, out)
+        self.assertIn(rx0 - 3, range(1, 5), out)
+        self.assertIn(rx1 - 26 - received, range(1, 5), out)
         # Each session counts its own traffic: session 1 saw 3 pings, session 2 the rest.
         self.assertEqual(one["uplink_packets"], 3)
         self.assertEqual(one["downlink_packets"], 3)
