@@ -391,9 +391,10 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--data-fault", o->data_faults,
                   "A fault on the packet data path, from the start (repeatable): no-downlink (connected, uplink "
                   "counted, nothing returned), silence (nothing at all, USB stays up), latency=DURATION, "
-                  "loss=P[,seed=N], cap=RATE (1000kbit, 2mbit), drop=DURATION[,reason=R] (the network ends "
-                  "each session after DURATION; R: network-failure, regular-deactivation, "
-                  "reactivation-requested, insufficient-resources, operator-barring, no-service, 3gpp:N)")
+                  "loss=P[,seed=N], cap=RATE (1000kbit, 2mbit), drop=DURATION[,reason=R][,cid=N] (the network ends "
+                  "each session, or with cid the one on context N, after DURATION; R: network-failure, "
+                  "regular-deactivation, reactivation-requested, insufficient-resources, operator-barring, "
+                  "no-service, 3gpp:N)")
       ->type_name("SPEC");
   cmd->add_flag("--qmi-proxy", o->qmi_proxy,
                 "Also serve libqmi's qmi-proxy protocol on the abstract unix socket \"qmi-proxy\", so that "
