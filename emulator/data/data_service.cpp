@@ -243,6 +243,7 @@ void DataService::uplink(std::uint64_t path, protocols::ByteView packet, std::op
     cid = s != nullptr ? s->cid : sessions_.begin()->first;
   }
   if (sessions_.count(*cid) == 0) return;
+  last_path_[*cid] = path;
   DataCounters& c = counters_[*cid];
   ++c.uplink_packets;
   c.uplink_bytes += packet.size();
@@ -253,7 +254,23 @@ void DataService::uplink(std::uint64_t path, protocols::ByteView packet, std::op
 void DataService::to_network(InFlight p) {
   Session* s = find(p.cid);
   if (s == nullptr) return;
+  if (external_) {
+    // A core network drops what does not come from the session's own address.
+    const SessionAddresses* from = session_of_source(p.packet);
+    if (from != nullptr && from->cid == p.cid) external_(p.cid, p.packet);
+    return;
+  }
   for (auto& reply : s->network->handle(p.packet)) downlink({p.path, p.cid, std::move(reply)});
+}
+
+bool DataService::from_network(protocols::ByteView packet) {
+  sync_session();
+  const SessionAddresses* s = session_of_destination(packet);
+  if (s == nullptr) return false;
+  auto last = last_path_.find(s->cid);
+  std::uint64_t path = last != last_path_.end() ? last->second : paths_.empty() ? 0 : paths_.begin()->first;
+  downlink({path, s->cid, protocols::Bytes(packet.begin(), packet.end())});
+  return true;
 }
 
 void DataService::downlink(InFlight p) {

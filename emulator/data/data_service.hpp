@@ -12,6 +12,7 @@
 // every second while they change and when the session ends. The radio link (latency, the cap)
 // is the modem's, shared by its sessions. Everything runs on the modem's executor and Clock.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,6 +81,15 @@ class DataService {
   const BuiltinNetwork* network() const;
   const BuiltinNetwork* network(std::uint32_t cid) const;
 
+  // --- an external network (modemu run --data-tun NAME) -------------------------------------
+  // Replaces the built-in network: what the sessions send (from their own addresses) goes to
+  // `out`, and what the network sends back comes in through from_network().
+  using ExternalNetwork = std::function<void(std::uint32_t cid, protocols::ByteView ip_packet)>;
+  void set_external_network(ExternalNetwork out) { external_ = std::move(out); }
+  // An IP packet from the external network: downlink to the session its destination address
+  // belongs to. False when none does (the packet is dropped).
+  bool from_network(protocols::ByteView ip_packet);
+
   // --- the data paths (one per QMI interface) ---------------------------------------------
   std::uint64_t attach(DataPath& path);
   void detach(std::uint64_t id);
@@ -118,6 +128,8 @@ class DataService {
   std::map<std::uint32_t, DataCounters> reported_;
   std::uint32_t last_cid_ = 0;  // the session that ended last
   std::map<std::uint64_t, DataPath*> paths_;
+  std::map<std::uint32_t, std::uint64_t> last_path_;  // per cid: the path its uplink came from
+  ExternalNetwork external_;
   std::uint64_t next_path_ = 1;
   Shaper uplink_cap_;
   Shaper downlink_cap_;

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ROOT, profile_value
+from harness import ROOT, Modemu, profile_value
 from test_testbed import Guest, testbed
 
 DATA_GUEST_LIB = r"""
@@ -281,6 +281,54 @@ echo "qmimux1 rx $(cat /sys/class/net/qmimux1/statistics/rx_packets)"
         self.assertEqual(one["downlink_packets"], 3)
         self.assertGreaterEqual(two["uplink_packets"], 26 + received)
         self.assertGreaterEqual(two["downlink_packets"], 26 + received)
+
+
+def can_create_tun():
+    return os.path.exists("/dev/net/tun") and os.geteuid() == 0
+
+
+@unittest.skipUnless(can_create_tun(), "needs /dev/net/tun and root (CAP_NET_ADMIN)")
+class TunInTheGuest(unittest.TestCase):
+    """modemu run --data-tun: the session's traffic reaches a real network stack, the kernel of a
+    private network namespace on this machine, instead of the built-in network."""
+    PROFILE = "quectel-ec25"
+    DEVICE = "mdtun0"
+
+    def test_session_traffic_through_a_tun_device(self):
+        d = tempfile.mkdtemp(prefix="modemu-tun-")
+        sock = os.path.join(d, "m.sock")
+        m = Modemu("--transport", "usbredir", "--listen", "unix:" + sock, "--data-tun", self.DEVICE,
+                   profile=self.PROFILE, time_scale="0.1", workdir=os.path.join(d, "w"), netns=True)
+        try:
+            m.wait_kind("data.tun", self.DEVICE)
+            m.wait_kind("start")
+            # The namespace's side: the gateway's address on the device, and an address of its
+            # own (on lo) that only a real stack answers: the built-in network does not know it.
+            for cmd in (["ip", "link", "set", self.DEVICE, "up"],
+                        ["ip", "addr", "add", "10.64.17.41/30", "dev", self.DEVICE],
+                        ["ip", "link", "set", "lo", "up"],
+                        ["ip", "addr", "add", "192.0.2.7/32", "dev", "lo"]):
+                r = m.run_in_netns(cmd)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            script = DATA_GUEST_LIB + """
+raw_session > /dev/null || exit $?
+ping -c 3 -i 0.2 -W 2 $gw
+ping -c 3 -i 0.2 -W 2 192.0.2.7
+ping -c 2 -i 0.2 -W 1 8.8.8.8; echo "builtin-host-rc=$?"
+"""
+            rc, out, _ = testbed.run(script, [sock], timeout=150)
+            self.assertEqual(rc, 0, out)
+            counters = m.wait_event(lambda e: e["kind"] == "data.counters" and
+                                    int(e["fields"]["uplink_packets"]) >= 8, timeout=10, what="the counters")
+        finally:
+            m.close()
+        self.assertRegex(out, r"--- 10\.64\.17\.41 ping statistics ---\n3 packets transmitted, 3 packets received")
+        self.assertRegex(out, r"--- 192\.0\.2\.7 ping statistics ---\n3 packets transmitted, 3 packets received")
+        # 8.8.8.8 answers in the built-in network only: the namespace has no route to it.
+        self.assertIn("builtin-host-rc=1", out)
+        # Every ping went up; what came down is the namespace's six answers.
+        self.assertEqual(int(counters["fields"]["uplink_packets"]), 8)
+        self.assertEqual(int(counters["fields"]["downlink_packets"]), 6)
 
 
 if __name__ == "__main__":
