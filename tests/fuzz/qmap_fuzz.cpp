@@ -54,7 +54,8 @@ void codec(std::uint8_t limits, ByteView transfer) {
   std::vector<Bytes> transfers;
   std::vector<Bytes> sent;
   for (const auto& p : walk.packets) {
-    if (p.command) continue;
+    // Commands are not aggregated; a packet whose padding would pass the length field cannot be.
+    if (p.command || net::build_qmap(p.mux_id, p.payload, net::QmapAggregator::kAlign).empty()) continue;
     if (!agg.add(p.mux_id, p.payload)) {
       transfers.push_back(agg.take());
       check(agg.add(p.mux_id, p.payload));
