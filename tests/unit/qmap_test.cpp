@@ -8,6 +8,7 @@
 
 #include "data_host.hpp"
 #include "emulator/data/data_service.hpp"
+#include "emulator/faults/faults.hpp"
 #include "protocols/net/packet.hpp"
 #include "protocols/net/qmap.hpp"
 #include "qmi_client.hpp"
@@ -312,4 +313,25 @@ TEST_CASE("QMAP: a session drop names its session; the other stays up and its cl
   s.v.clock.advance(std::chrono::seconds(5));
   CHECK_FALSE(s.v.modem->state().contexts.at(1).active);
   CHECK(s.v.modem->state().contexts.at(2).active);
+}
+
+TEST_CASE("the data_session_drop fault of scenarios names a session with cid, or every one with 0") {
+  TwoSessions s;
+  s.start();
+  modemu::emulator::faults::Rng rng(1);
+  modemu::emulator::faults::activate(*s.v.modem, "data_session_drop", {{"cid", "1"}, {"reason", "operator-barring"}}, rng);
+  CHECK_FALSE(s.v.modem->state().contexts.at(1).active);
+  CHECK(s.v.modem->state().contexts.at(2).active);
+  auto ind = s.q.drain();
+  REQUIRE(ind.size() == 1);
+  CHECK(ind[0].client_id == s.wds1);
+  CHECK(ind[0].find(0x11)->value == Bytes{6, 0, 8, 0});
+  REQUIRE(error_of(s.q.send(0x01, s.wds1, 0x0020).at(0)) == 0);
+  s.q.drain();
+  modemu::emulator::faults::activate(*s.v.modem, "data_session_drop", {}, rng);
+  CHECK_FALSE(s.v.modem->state().contexts.at(1).active);
+  CHECK_FALSE(s.v.modem->state().contexts.at(2).active);
+  // Each bound client of its own session, and the one that only made the profile (bound to no
+  // mux id, it follows the first session up) of the last session going.
+  CHECK(s.q.drain().size() == 3);
 }
