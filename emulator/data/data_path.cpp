@@ -32,11 +32,6 @@ DataPath::DataPath(Modem& modem, std::string name, DataBinding binding)
   id_ = modem_.data().attach(*this);
 }
 
-bool DataPath::ethernet() const {
-  DataFormat f = binding_.format();
-  return f.link_layer == LinkLayer::kEthernet && !f.qmap && !f.qmap_uplink;
-}
-
 DataPath::~DataPath() { modem_.data().detach(id_); }
 
 void DataPath::model_changed(ModelChange change) {
@@ -53,7 +48,7 @@ void DataPath::session_started(const SessionAddresses& session) {
   leased_ = false;
   // Without QMAP the link carries the first session only: another one's prefix is not for it.
   const SessionAddresses* first = modem_.data().session();
-  bool on_link = binding_.format().qmap || (first != nullptr && first->cid == session.cid);
+  bool on_link = refresh_format().qmap || (first != nullptr && first->cid == session.cid);
   if (session.ipv6 && on_link && !modem_.data().faults().silence) {
     send_router_advertisement(session, net::kIpv6AllNodes, std::nullopt);
   }
@@ -63,7 +58,7 @@ void DataPath::from_host(ByteView transfer) {
   DataService& data = modem_.data();
   data.sync_session();
   if (data.session() == nullptr || data.faults().silence) return;
-  if (binding_.format().qmap_uplink) {
+  if (refresh_format().qmap_uplink) {
     from_qmap(transfer);
     return;
   }
@@ -282,11 +277,14 @@ void DataPath::send_router_advertisement(const SessionAddresses& s, const net::I
           net::is_multicast(to) ? net::multicast_mac(to) : mac, s.cid);
 }
 
-bool DataPath::deliver(ByteView ip_packet) { return send_ip(ip_packet, std::nullopt, std::nullopt, true); }
+bool DataPath::deliver(ByteView ip_packet) {
+  refresh_format();
+  return send_ip(ip_packet, std::nullopt, std::nullopt, true);
+}
 
 bool DataPath::send_ip(ByteView ip, std::optional<net::MacAddress> to, std::optional<std::uint32_t> cid, bool counted) {
   if (!sink_) return false;
-  if (binding_.format().qmap) {
+  if (format_.qmap) {
     if (!cid) {
       // Downlink routing: the session the destination address belongs to.
       const SessionAddresses* s = modem_.data().session_of_destination(ip);
@@ -304,7 +302,7 @@ bool DataPath::send_ip(ByteView ip, std::optional<net::MacAddress> to, std::opti
 bool DataPath::send_qmap(ByteView ip, std::uint32_t cid, bool counted) {
   auto mux = binding_.mux_of_context(cid);
   if (!mux) return false;  // no mux id carries this session: the host never bound one to it
-  DataFormat f = binding_.format();
+  const DataFormat& f = format_;
   if (!aggregate_) aggregate_.emplace(f.dl_max_datagrams, f.dl_max_size);
   if (!aggregate_->fits(ip.size())) flush();
   if (!aggregate_) aggregate_.emplace(f.dl_max_datagrams, f.dl_max_size);

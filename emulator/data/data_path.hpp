@@ -108,13 +108,19 @@ class DataPath {
                                  std::optional<protocols::net::MacAddress> mac);
   // Once per session for each kind of dropped frame.
   void dropped(const std::string& why);
-  LinkLayer link_layer() const { return binding_.format().link_layer; }
+  // The data format as the QMI function has it now, read once at each entry (from_host,
+  // deliver, session_started): the packet path consults it several times per packet.
+  const DataFormat& refresh_format() { return format_ = binding_.format(); }
+  LinkLayer link_layer() const { return format_.link_layer; }
   // 802.3 framing: the link layer says so and QMAP is off both ways.
-  bool ethernet() const;
+  bool ethernet() const {
+    return format_.link_layer == LinkLayer::kEthernet && !format_.qmap && !format_.qmap_uplink;
+  }
 
   Modem& modem_;
   std::string name_;
   DataBinding binding_;
+  DataFormat format_;
   Sink sink_;
   // QMAP downlink: the aggregate being built, the sessions and sizes of the counted packets in
   // it (to count them dropped when it cannot go out), and the timer that sends it.

@@ -108,20 +108,21 @@ std::vector<const SessionAddresses*> DataService::sessions() const {
 namespace {
 
 // The session whose own address is the packet's source (destination = false) or destination.
-const SessionAddresses* session_of(const std::vector<const SessionAddresses*>& sessions, protocols::ByteView ip,
-                                   bool destination) {
+template <typename Sessions>
+const SessionAddresses* session_of(const Sessions& sessions, protocols::ByteView ip, bool destination) {
   // Fixed offsets (RFC 791, RFC 8200): the walk is on packets the caller checked or built.
   if (net::ip_version(ip) == 4 && ip.size() >= 20) {
     net::Ipv4Address a{};
     std::copy_n(ip.begin() + (destination ? 16 : 12), 4, a.begin());
-    for (const auto* s : sessions) {
-      if (s->ipv4 && *s->ipv4 == a) return s;
+    for (const auto& [cid, session] : sessions) {
+      if (session->addresses.ipv4 && *session->addresses.ipv4 == a) return &session->addresses;
     }
   } else if (net::ip_version(ip) == 6 && ip.size() >= 40) {
     net::Ipv6Address a{};
     std::copy_n(ip.begin() + (destination ? 24 : 8), 16, a.begin());
-    for (const auto* s : sessions) {
-      if (s->ipv6 && same_prefix(*s->ipv6, a, s->ipv6_prefix_length)) return s;
+    for (const auto& [cid, session] : sessions) {
+      const SessionAddresses& s = session->addresses;
+      if (s.ipv6 && same_prefix(*s.ipv6, a, s.ipv6_prefix_length)) return &s;
     }
   }
   return nullptr;
@@ -130,11 +131,11 @@ const SessionAddresses* session_of(const std::vector<const SessionAddresses*>& s
 }  // namespace
 
 const SessionAddresses* DataService::session_of_destination(protocols::ByteView ip) const {
-  return session_of(sessions(), ip, true);
+  return session_of(sessions_, ip, true);
 }
 
 const SessionAddresses* DataService::session_of_source(protocols::ByteView ip) const {
-  return session_of(sessions(), ip, false);
+  return session_of(sessions_, ip, false);
 }
 
 const DataCounters& DataService::counters() const {
