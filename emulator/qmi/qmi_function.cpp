@@ -251,15 +251,19 @@ QmiPort::QmiPort(PortInfo info, Modem& modem, const QmiHandlerTable& handlers)
       data_path_(modem, info.node_name,
                  DataBinding{[this] {
                                // WDA / CTL Set Data Format: link layer 1 = 802.3, 2 = raw IP;
-                               // aggregation 5 = QMAP with the limits the modem reported.
+                               // aggregation 5 = QMAP with the limits the modem reported. Read
+                               // for every packet: the keys are made once.
+                               static const std::string kLink = "wda.link_layer", kDl = "wda.dl_aggregation",
+                                                        kUl = "wda.ul_aggregation", kDatagrams = "wda.dl_max_datagrams",
+                                                        kSize = "wda.dl_max_size";
                                DataFormat f;
-                               f.link_layer = function_.setting("wda.link_layer", 1) == 2 ? LinkLayer::kRawIp
-                                                                                          : LinkLayer::kEthernet;
-                               f.qmap = function_.setting("wda.dl_aggregation", 0) == protocols::net::kAggregationQmap;
-                               f.qmap_uplink =
-                                   function_.setting("wda.ul_aggregation", 0) == protocols::net::kAggregationQmap;
-                               f.dl_max_datagrams = function_.setting("wda.dl_max_datagrams", 1);
-                               f.dl_max_size = function_.setting("wda.dl_max_size", 1504);
+                               f.link_layer = function_.setting(kLink, 1) == 2 ? LinkLayer::kRawIp : LinkLayer::kEthernet;
+                               f.qmap = function_.setting(kDl, 0) == protocols::net::kAggregationQmap;
+                               f.qmap_uplink = function_.setting(kUl, 0) == protocols::net::kAggregationQmap;
+                               if (f.qmap) {
+                                 f.dl_max_datagrams = function_.setting(kDatagrams, 1);
+                                 f.dl_max_size = function_.setting(kSize, 1504);
+                               }
                                return f;
                              },
                              [this](std::uint8_t mux) { return function_.context_of_mux(mux); },
