@@ -4,6 +4,8 @@
 //   - DataPath: frames straight into the QMI port's data path, raw IP and 802.3;
 //   - UsbDevice: bulk OUT transfers in and bulk IN transfers out, what every USB transport
 //     (usbredir) does around it, minus the socket;
+//   - QMAP: 16 echo requests aggregated in one bulk OUT transfer on mux id 1, the replies
+//     aggregated downlink (up to 32 per transfer, 16 KiB), as qmimux hosts see them;
 //   - with a throughput cap on virtual time: the simulated rate the token bucket delivers.
 // Small datagrams (64 bytes of payload) give packets per second, full-size ones (1400) give
 // MB/s; the ratios between the paths say what framing and the USB queues cost.
@@ -26,6 +28,7 @@
 #include "emulator/qmi/qmi_function.hpp"
 #include "emulator/usb/usb_device.hpp"
 #include "protocols/net/packet.hpp"
+#include "protocols/net/qmap.hpp"
 
 namespace em = modemu::emulator;
 namespace net = modemu::protocols::net;
@@ -115,6 +118,42 @@ Rate usb_device(int rounds, std::size_t payload, bool raw) {
   });
 }
 
+// QMAP with aggregation both ways: a WDS client bound to mux id 1 holds the session's call.
+// Returns the rate and, through `per_transfer`, the packets per downlink transfer.
+Rate qmap(int rounds, std::size_t payload, double& per_transfer) {
+  constexpr int kBatch = 16;
+  Bench b;
+  auto& f = b.port->function();
+  f.settings["wda.link_layer"] = 2;
+  f.settings["wda.ul_aggregation"] = f.settings["wda.dl_aggregation"] = net::kAggregationQmap;
+  f.settings["wda.dl_max_datagrams"] = 32;
+  f.settings["wda.dl_max_size"] = 16384;
+  em::QmiSession host(f, "bench", [](ByteView) {});
+  auto client = f.allocate_client(0x01, host);
+  f.client(0x01, *client)->settings["mux_id"] = 1;
+  f.packet_handles[1] = {1, 4, *client};
+  Bytes transfer;
+  for (int i = 0; i < kBatch; ++i) {
+    Bytes framed = net::build_qmap(1, b.request(payload, true));
+    transfer.insert(transfer.end(), framed.begin(), framed.end());
+  }
+  std::size_t packets = 0, transfers = 0;
+  b.port->data_path().set_sink([&](ByteView t) {
+    ++transfers;
+    packets += net::parse_qmap(t).packets.size();
+    return true;
+  });
+  Rate r = measure(rounds / kBatch, (payload + 28) * kBatch, [&] {
+    std::size_t before = packets;
+    b.port->data_path().from_host(transfer);
+    b.clock.advance(em::Duration::zero());  // the aggregate leaves when the executor is free
+    return packets - before == kBatch;
+  });
+  per_transfer = transfers == 0 ? 0 : static_cast<double>(packets) / static_cast<double>(transfers);
+  r.packets_per_second *= kBatch;
+  return r;
+}
+
 // Virtual time: a cap of 10 Mbit/s on a second of full-size echoes, as the data path delivers it.
 double capped_rate(std::size_t payload) {
   Bench b;
@@ -154,6 +193,11 @@ int main(int argc, char** argv) {
   line("DataPath, raw IP:", raw_small, raw_big);
   line("DataPath, 802.3:", eth_small, eth_big);
   line("UsbDevice bulk OUT/IN, raw IP:", usb_small, usb_big);
+  double per_small = 0, per_big = 0;
+  Rate qmap_small = qmap(rounds, 64, per_small);
+  Rate qmap_big = qmap(rounds, 1400, per_big);
+  line("DataPath, QMAP aggregated:", qmap_small, qmap_big);
+  std::printf("  QMAP packets per downlink transfer:  %9.1f (64 B)  %7.1f (1400 B)\n", per_small, per_big);
   std::printf("  ratio raw IP / 802.3 (packets/s):   %9.2f\n", raw_small.packets_per_second / eth_small.packets_per_second);
   std::printf("  ratio DataPath / UsbDevice:         %9.2f\n", raw_small.packets_per_second / usb_small.packets_per_second);
   double capped = capped_rate(1400);

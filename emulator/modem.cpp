@@ -8,6 +8,7 @@
 
 #include "emulator/at/at_port.hpp"
 #include "emulator/at/commands.hpp"
+#include "emulator/data/session.hpp"
 #include "emulator/profile.hpp"
 #include "emulator/diag/diag_port.hpp"
 #include "emulator/edl/edl_port.hpp"
@@ -773,7 +774,7 @@ ActionResult Modem::set_context_active(std::uint32_t cid, bool active) {
     if (ActionResult r = sim_access(); r != ActionResult::kOk) return r;
     if (!registered()) return ActionResult::kNoService;
     ctx.active = true;
-    ctx.address = profile().data().ipv4_address();
+    ctx.address = context_ipv4(*this, cid);
     event("data.context", fmt::format("context {} activated: APN \"{}\", address {}", cid, ctx.apn, ctx.address),
           {{"cid", std::to_string(cid)}, {"state", "active"}, {"address", ctx.address}});
   } else {

@@ -306,7 +306,10 @@ void ScriptedUpdate::finish(bool ok, const std::string& detail) {
 Pinger::Pinger(emulator::Modem& modem, Options options)
     : modem_(modem),
       options_(std::move(options)),
-      path_(modem, "host", [] { return emulator::LinkLayer::kRawIp; }),
+      path_(modem, "host",
+            emulator::DataBinding{[] { return emulator::DataFormat{emulator::LinkLayer::kRawIp}; },
+                                  [](std::uint8_t) { return std::optional<std::uint32_t>(); },
+                                  [](std::uint32_t) { return std::optional<std::uint8_t>(); }}),
       timer_(modem.clock()),
       identifier_(static_cast<std::uint16_t>(0x4d00 + modem.state().boot_count)) {
   path_.set_sink([this](protocols::ByteView packet) {

@@ -68,7 +68,7 @@ std::vector<std::string_view> split(std::string_view text, char by) {
 }
 
 constexpr std::string_view kSpecs =
-    "no-downlink, silence, latency=DURATION, loss=P[,seed=N], cap=RATE, drop=DURATION[,reason=R]";
+    "no-downlink, silence, latency=DURATION, loss=P[,seed=N], cap=RATE, drop=DURATION[,reason=R][,cid=N]";
 
 }  // namespace
 
@@ -154,13 +154,19 @@ std::string add_data_fault(std::string_view spec, DataFaults& f) {
     return "";
   }
   if (name == "drop") {
-    if (auto e = only_options({"reason"}); !e.empty()) return e;
+    if (auto e = only_options({"reason", "cid"}); !e.empty()) return e;
     SessionDrop drop;
     if (!parse_duration(value, drop.after) || drop.after.count() < 0) {
       return needs("the time after which each session drops (drop=30s)");
     }
     drop.reason = *parse_call_end_reason("network-failure");
     for (const auto& [key, v] : options) {
+      if (key == "cid") {
+        std::uint32_t cid = 0;
+        if (!parse_number(v, cid) || cid == 0) return fmt::format("\"{}\": cid=\"{}\" is not a context id (1 or more)", spec, v);
+        drop.cid = cid;
+        continue;
+      }
       auto reason = parse_call_end_reason(v);
       if (!reason) {
         std::string names;
@@ -183,7 +189,10 @@ std::string describe(const DataFaults& f) {
   if (f.latency.count() > 0) parts.push_back("latency=" + format_duration(f.latency));
   if (f.loss > 0) parts.push_back(fmt::format("loss={} (seed {})", f.loss, f.seed));
   if (f.cap_bps > 0) parts.push_back("cap=" + format_rate(f.cap_bps));
-  if (f.drop) parts.push_back(fmt::format("drop={} ({})", format_duration(f.drop->after), f.drop->reason.name));
+  if (f.drop) {
+    parts.push_back(fmt::format("drop={} ({}{})", format_duration(f.drop->after), f.drop->reason.name,
+                                f.drop->cid ? fmt::format(", context {}", *f.drop->cid) : ""));
+  }
   if (parts.empty()) return "none";
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;

@@ -29,6 +29,7 @@ std::optional<CallEndReason> parse_call_end_reason(std::string_view text);
 struct SessionDrop {
   Duration after{};      // after the session came up
   CallEndReason reason;
+  std::optional<std::uint32_t> cid;  // the session on this context only; nothing: every session
 };
 
 struct DataFaults {
@@ -46,7 +47,7 @@ struct DataFaults {
   // Throughput cap in bits per second of IP packets, each direction on its own (a token bucket
   // with a queue; a full queue drops). 0: none.
   std::uint64_t cap_bps = 0;
-  // The network ends every session this long after it came up.
+  // The network ends every session (or the one on `cid`) this long after it came up.
   std::optional<SessionDrop> drop;
 
   bool any() const { return no_downlink || silence || latency.count() > 0 || loss > 0 || cap_bps > 0 || drop; }
@@ -54,7 +55,7 @@ struct DataFaults {
 
 // Adds one SPEC to `faults`; returns what is wrong with it ("" when it is fine, and then
 // `faults` changed). Specs, one fault each:
-//   no-downlink | silence | latency=DURATION | loss=P[,seed=N] | cap=RATE | drop=DURATION[,reason=R]
+//   no-downlink | silence | latency=DURATION | loss=P[,seed=N] | cap=RATE | drop=DURATION[,reason=R][,cid=N]
 // RATE: a number with bit, kbit, mbit or gbit (per second; k = 1000). Giving a fault twice is an
 // error.
 std::string add_data_fault(std::string_view spec, DataFaults& faults);

@@ -27,8 +27,8 @@ bool is_ipv4_multicast_or_broadcast(const net::Ipv4Address& a) { return a == net
 
 }  // namespace
 
-DataPath::DataPath(Modem& modem, std::string name, std::function<LinkLayer()> link_layer)
-    : modem_(modem), name_(std::move(name)), link_layer_(std::move(link_layer)) {
+DataPath::DataPath(Modem& modem, std::string name, DataBinding binding)
+    : modem_(modem), name_(std::move(name)), binding_(std::move(binding)), flush_timer_(modem.clock()) {
   id_ = modem_.data().attach(*this);
 }
 
@@ -46,13 +46,22 @@ void DataPath::dropped(const std::string& why) {
 void DataPath::session_started(const SessionAddresses& session) {
   logged_.clear();
   leased_ = false;
-  if (session.ipv6 && !modem_.data().faults().silence) send_router_advertisement(session, net::kIpv6AllNodes, std::nullopt);
+  // Without QMAP the link carries the first session only: another one's prefix is not for it.
+  const SessionAddresses* first = modem_.data().session();
+  bool on_link = refresh_format().qmap || (first != nullptr && first->cid == session.cid);
+  if (session.ipv6 && on_link && !modem_.data().faults().silence) {
+    send_router_advertisement(session, net::kIpv6AllNodes, std::nullopt);
+  }
 }
 
 void DataPath::from_host(ByteView transfer) {
   DataService& data = modem_.data();
   data.sync_session();
   if (data.session() == nullptr || data.faults().silence) return;
+  if (refresh_format().qmap_uplink) {
+    from_qmap(transfer);
+    return;
+  }
   if (link_layer() == LinkLayer::kEthernet) {
     from_ethernet(transfer);
     return;
@@ -85,8 +94,31 @@ void DataPath::from_ethernet(ByteView frame) {
   }
 }
 
-void DataPath::from_ip(ByteView ip, const std::optional<net::MacAddress>& from) {
-  const SessionAddresses& s = *modem_.data().session();
+// QMAP: every packet of the transfer to the session its mux id is bound to.
+void DataPath::from_qmap(ByteView transfer) {
+  auto t = net::parse_qmap(transfer);
+  for (const auto& e : t.errors) dropped("QMAP: " + e);
+  for (const auto& p : t.packets) {
+    if (p.command) {
+      dropped(fmt::format("QMAP command packet on mux id {} ignored (this modem takes no flow control)", p.mux_id));
+      continue;
+    }
+    auto cid = binding_.context_of_mux(p.mux_id);
+    const SessionAddresses* s = cid ? modem_.data().session(*cid) : nullptr;
+    if (s == nullptr) {
+      dropped(fmt::format("QMAP mux id {} is bound to no session that is up", p.mux_id));
+      continue;
+    }
+    if (net::ip_version(p.payload) != 4 && net::ip_version(p.payload) != 6) {
+      dropped(fmt::format("QMAP mux id {}: not an IP packet", p.mux_id));
+      continue;
+    }
+    from_ip(p.payload, std::nullopt, s);
+  }
+}
+
+void DataPath::from_ip(ByteView ip, const std::optional<net::MacAddress>& from, const SessionAddresses* session) {
+  const SessionAddresses& s = session != nullptr ? *session : *modem_.data().session();
   std::string error;
   if (net::ip_version(ip) == 4) {
     auto p = net::parse_ipv4(ip, &error);
@@ -95,7 +127,7 @@ void DataPath::from_ip(ByteView ip, const std::optional<net::MacAddress>& from) 
       return;
     }
     ip = ip.first(p->header.size() + p->payload.size());  // without Ethernet padding
-    if (link_layer() == LinkLayer::kEthernet && answer_dhcp(ip, s)) return;
+    if (ethernet() && answer_dhcp(ip, s)) return;
     if (is_ipv4_multicast_or_broadcast(p->destination)) return;  // link-local chatter: no one listens
   } else if (net::ip_version(ip) == 6) {
     auto p = net::parse_ipv6(ip, &error);
@@ -110,7 +142,7 @@ void DataPath::from_ip(ByteView ip, const std::optional<net::MacAddress>& from) 
     dropped("EtherType and IP version disagree");
     return;
   }
-  modem_.data().uplink(id_, ip);
+  modem_.data().uplink(id_, ip, session != nullptr ? std::optional<std::uint32_t>(session->cid) : std::nullopt);
 }
 
 // RFC 826: the modem answers for every address but the host's own (it is the only other node
@@ -218,7 +250,7 @@ bool DataPath::answer_ndp(ByteView ip, const std::optional<net::MacAddress>& fro
     }
     case net::kNeighborSolicitation: {
       auto ns = net::parse_neighbor_solicitation(*m);
-      if (!ns || p->hop_limit != kNdpHopLimit || !s.ipv6 || link_layer() != LinkLayer::kEthernet) return true;
+      if (!ns || p->hop_limit != kNdpHopLimit || !s.ipv6 || !ethernet()) return true;
       if (p->source == net::kIpv6Any || ns->target == *s.ipv6 || net::is_multicast(ns->target)) return true;
       net::NeighborAdvertisement na{true, true, true, ns->target, kModemMac};
       Bytes icmp = net::build_neighbor_advertisement(ns->target, p->source, na);
@@ -234,7 +266,7 @@ void DataPath::send_router_advertisement(const SessionAddresses& s, const net::I
                                          std::optional<net::MacAddress> mac) {
   net::RouterAdvertisement ra;
   ra.router_lifetime = kRouterLifetime;
-  if (link_layer() == LinkLayer::kEthernet) ra.source_link_layer = kModemMac;
+  if (ethernet()) ra.source_link_layer = kModemMac;
   ra.mtu = s.mtu;
   ra.prefixes.push_back({ipv6_prefix(*s.ipv6, s.ipv6_prefix_length), s.ipv6_prefix_length, true, true, kValidLifetime,
                          kPreferredLifetime});
@@ -242,17 +274,56 @@ void DataPath::send_router_advertisement(const SessionAddresses& s, const net::I
   ra.dns_lifetime = kDnsLifetime;
   Bytes icmp = net::build_router_advertisement(s.ipv6_gateway_link_local, to, ra);
   send_ip(net::build_ipv6(s.ipv6_gateway_link_local, to, net::kProtocolIcmpv6, icmp, kNdpHopLimit),
-          net::is_multicast(to) ? net::multicast_mac(to) : mac);
+          net::is_multicast(to) ? net::multicast_mac(to) : mac, s.cid);
 }
 
-bool DataPath::deliver(ByteView ip_packet) { return send_ip(ip_packet); }
+bool DataPath::deliver(ByteView ip_packet) {
+  refresh_format();
+  return send_ip(ip_packet, std::nullopt, std::nullopt, true);
+}
 
-bool DataPath::send_ip(ByteView ip, std::optional<net::MacAddress> to) {
+bool DataPath::send_ip(ByteView ip, std::optional<net::MacAddress> to, std::optional<std::uint32_t> cid, bool counted) {
   if (!sink_) return false;
+  if (format_.qmap) {
+    if (!cid) {
+      // Downlink routing: the session the destination address belongs to.
+      const SessionAddresses* s = modem_.data().session_of_destination(ip);
+      if (s == nullptr) return false;
+      cid = s->cid;
+    }
+    return send_qmap(ip, *cid, counted);
+  }
   if (link_layer() == LinkLayer::kRawIp) return sink_(ip);
   if (!to) to = host_mac_;
   if (!to) return false;  // the host has not spoken on the link yet: no address to send to
   return sink_(net::build_ethernet(*to, kModemMac, net::ip_version(ip) == 6 ? net::kEtherTypeIpv6 : net::kEtherTypeIpv4, ip));
+}
+
+bool DataPath::send_qmap(ByteView ip, std::uint32_t cid, bool counted) {
+  auto mux = binding_.mux_of_context(cid);
+  if (!mux) return false;  // no mux id carries this session: the host never bound one to it
+  const DataFormat& f = format_;
+  if (!aggregate_) aggregate_.emplace(f.dl_max_datagrams, f.dl_max_size);
+  if (!aggregate_->fits(ip.size())) flush();
+  if (!aggregate_) aggregate_.emplace(f.dl_max_datagrams, f.dl_max_size);
+  if (!aggregate_->add(*mux, ip)) return false;  // longer than QMAP can frame
+  if (counted) aggregated_.emplace_back(cid, ip.size());
+  if (aggregate_->count() >= f.dl_max_datagrams) {
+    flush();
+  } else if (!flush_timer_.pending()) {
+    flush_timer_.start(Duration::zero(), [this] { flush(); });
+  }
+  return true;
+}
+
+void DataPath::flush() {
+  flush_timer_.cancel();
+  if (!aggregate_ || aggregate_->empty()) return;
+  protocols::Bytes transfer = aggregate_->take();
+  aggregate_.reset();  // the limits are read again for the next one
+  auto packets = std::exchange(aggregated_, {});
+  if (sink_ && sink_(transfer)) return;
+  for (auto [cid, size] : packets) modem_.data().undelivered(cid, size);
 }
 
 }  // namespace modemu::emulator

@@ -1,7 +1,8 @@
 #pragma once
 // The timing parts of the radio link, on the modem's Clock (virtual in tests): a delay line for
 // latency and a token-bucket shaper for a throughput cap. Packets carry the id of the data path
-// they belong to; the receiver looks it up when they come out, as the path may be gone by then.
+// and the session (cid) they belong to; the receiver looks them up when they come out, as the
+// path or the session may be gone by then.
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -14,6 +15,7 @@ namespace modemu::emulator {
 
 struct InFlight {
   std::uint64_t path = 0;
+  std::uint32_t cid = 0;
   protocols::Bytes packet;
 };
 using Forward = std::function<void(InFlight)>;

@@ -31,9 +31,35 @@ bool same_prefix(const net::Ipv6Address& a, const net::Ipv6Address& b, std::uint
   return ipv6_prefix(a, length) == ipv6_prefix(b, length);
 }
 
+std::string context_ipv4(const Modem& modem, std::uint32_t cid) {
+  auto a = net::parse_ipv4(modem.profile().data().ipv4_address());
+  if (!a || cid == 0) return "";
+  return net::to_string(net::ipv4_from_u32(net::to_u32(*a) + 4 * (cid - 1)));
+}
+
+std::string context_ipv6(const Modem& modem, std::uint32_t cid) {
+  auto a = net::parse_ipv6(modem.profile().data().ipv6_address());
+  if (!a || cid == 0) return "";
+  // The 64-bit prefix plus cid - 1, carried from byte 7 upwards.
+  std::uint64_t carry = cid - 1;
+  for (int i = 7; i >= 0 && carry != 0; --i) {
+    std::uint64_t sum = (*a)[static_cast<std::size_t>(i)] + (carry & 0xff);
+    (*a)[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(sum);
+    carry = (carry >> 8) + (sum >> 8);
+  }
+  return net::to_string(*a);
+}
+
 std::optional<SessionAddresses> session_addresses(const Modem& modem) {
   const PdpContextState* ctx = active_context(modem);
   if (ctx == nullptr) return std::nullopt;
+  return session_addresses(modem, ctx->cid);
+}
+
+std::optional<SessionAddresses> session_addresses(const Modem& modem, std::uint32_t cid) {
+  auto it = modem.state().contexts.find(cid);
+  if (it == modem.state().contexts.end() || !it->second.active) return std::nullopt;
+  const PdpContextState* ctx = &it->second;
   const auto& data = modem.profile().data();
   SessionAddresses s;
   s.cid = ctx->cid;
@@ -48,7 +74,7 @@ std::optional<SessionAddresses> session_addresses(const Modem& modem) {
     }
   }
   if (carries_ipv6(ctx->pdp_type)) {
-    if (auto address = net::parse_ipv6(data.ipv6_address())) {
+    if (auto address = net::parse_ipv6(context_ipv6(modem, ctx->cid))) {
       s.ipv6 = address;
       net::Ipv6Address gateway = ipv6_prefix(*address, s.ipv6_prefix_length);
       bool address_is_one = (*address)[15] == 1 && std::all_of(address->begin() + 8, address->begin() + 15,

@@ -1,8 +1,12 @@
 #pragma once
-// The addresses of the data session that is up: one source for what WDS Get Current Settings
-// reports and for what the data path serves (DHCP, router advertisements, the gateway).
+// The addresses of the data sessions that are up, one per active PDP context: one source for
+// what WDS Get Current Settings reports and for what the data path serves (DHCP, router
+// advertisements, the gateway). Several sessions at once (QMAP, one per mux id) each get their
+// own addresses: context 1 the profile's, context N the profile's moved N-1 /30 networks up
+// (IPv4) and N-1 /64 prefixes up (IPv6).
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "protocols/net/address.hpp"
@@ -37,6 +41,13 @@ bool carries_ipv6(const std::string& pdp_type);
 // The session on the first active context, or nothing while no session is up.
 const PdpContextState* active_context(const Modem& modem);
 std::optional<SessionAddresses> session_addresses(const Modem& modem);
+// The session on context `cid`, or nothing while that context is not active.
+std::optional<SessionAddresses> session_addresses(const Modem& modem, std::uint32_t cid);
+
+// The addresses context `cid` is given (text, as the profile writes them); "" when the
+// profile gives none.
+std::string context_ipv4(const Modem& modem, std::uint32_t cid);
+std::string context_ipv6(const Modem& modem, std::uint32_t cid);
 
 // The first `length` bits of `a` (the rest zero), and whether `b` shares them.
 protocols::net::Ipv6Address ipv6_prefix(const protocols::net::Ipv6Address& a, std::uint8_t length);

@@ -218,9 +218,13 @@ std::vector<FaultType> build() {
                }});
   r.push_back({"data_session_drop", "the network ends the data session with a call end reason (WDS indication)", "", {
       {"reason", "network-failure|regular-deactivation|reactivation-requested|insufficient-resources|operator-barring|no-service",
-       "the call end reason", "network-failure"}},
+       "the call end reason", "network-failure"},
+      {"cid", "number", "which session: its context id (QMAP runs several), 0 for every session", "0"}},
       false, [](Modem& m, const Params& p, Rng&) -> std::unique_ptr<ActiveFault> {
-        if (auto reason = parse_call_end_reason(p.at("reason"))) m.data().drop_session(*reason, "session drop (fault)");
+        auto cid = static_cast<std::uint32_t>(std::clamp(number_param(p, "cid"), 0.0, 4294967295.0));
+        if (auto reason = parse_call_end_reason(p.at("reason"))) {
+          m.data().drop_session(*reason, "session drop (fault)", cid == 0 ? std::nullopt : std::optional<std::uint32_t>(cid));
+        }
         return nullptr;
       }});
   r.push_back({"signal", "the radio conditions change", "", {

@@ -212,6 +212,31 @@ void QmiFunction::indicate(const qmi::Message& indication) {
   }
 }
 
+std::optional<std::uint32_t> QmiFunction::context_of_client(std::uint8_t client) const {
+  for (const auto& [handle, call] : packet_handles) {
+    if (call.client == client) return call.cid;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint32_t> QmiFunction::context_of_mux(std::uint8_t mux_id) {
+  for (QmiClient* c : clients(kWds)) {
+    if (c->settings.count("mux_id") != 0 && c->settings.at("mux_id") == mux_id) {
+      if (auto cid = context_of_client(c->id)) return cid;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint8_t> QmiFunction::mux_of_context(std::uint32_t cid) {
+  for (const auto& [handle, call] : packet_handles) {
+    if (call.cid != cid) continue;
+    QmiClient* c = client(kWds, call.client);
+    if (c != nullptr && c->settings.count("mux_id") != 0) return static_cast<std::uint8_t>(c->settings.at("mux_id"));
+  }
+  return std::nullopt;
+}
+
 void QmiFunction::model_changed(ModelChange change) {
   nas_model_changed(*this, change);
   wds_model_changed(*this, change);
@@ -223,10 +248,26 @@ QmiPort::QmiPort(PortInfo info, Modem& modem, const QmiHandlerTable& handlers)
       session_(function_, info.node_name, [this](protocols::ByteView b) {
         to_host(protocols::as_chars(b));
       }),
-      data_path_(modem, info.node_name, [this] {
-        // WDA / CTL Set Data Format, link layer protocol: 1 = 802.3, 2 = raw IP.
-        return function_.setting("wda.link_layer", 1) == 2 ? LinkLayer::kRawIp : LinkLayer::kEthernet;
-      }) {}
+      data_path_(modem, info.node_name,
+                 DataBinding{[this] {
+                               // WDA / CTL Set Data Format: link layer 1 = 802.3, 2 = raw IP;
+                               // aggregation 5 = QMAP with the limits the modem reported. Read
+                               // for every packet: the keys are made once.
+                               static const std::string kLink = "wda.link_layer", kDl = "wda.dl_aggregation",
+                                                        kUl = "wda.ul_aggregation", kDatagrams = "wda.dl_max_datagrams",
+                                                        kSize = "wda.dl_max_size";
+                               DataFormat f;
+                               f.link_layer = function_.setting(kLink, 1) == 2 ? LinkLayer::kRawIp : LinkLayer::kEthernet;
+                               f.qmap = function_.setting(kDl, 0) == protocols::net::kAggregationQmap;
+                               f.qmap_uplink = function_.setting(kUl, 0) == protocols::net::kAggregationQmap;
+                               if (f.qmap) {
+                                 f.dl_max_datagrams = function_.setting(kDatagrams, 1);
+                                 f.dl_max_size = function_.setting(kSize, 1504);
+                               }
+                               return f;
+                             },
+                             [this](std::uint8_t mux) { return function_.context_of_mux(mux); },
+                             [this](std::uint32_t cid) { return function_.mux_of_context(cid); }}) {}
 
 void QmiPort::from_host(std::string_view bytes) { session_.receive(protocols::as_bytes(bytes)); }
 

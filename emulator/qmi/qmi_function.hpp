@@ -134,8 +134,15 @@ class QmiFunction {
   struct PacketCall {
     std::uint32_t cid = 0;
     std::uint64_t family = 4;
+    std::uint8_t client = 0;  // the WDS client that started it
   };
   std::map<std::uint32_t, PacketCall> packet_handles;
+  // QMAP: the context of the call a client bound to `mux_id` started, and the mux id a
+  // context's call is carried on (WDS Bind Mux Data Port, qmi.md).
+  std::optional<std::uint32_t> context_of_mux(std::uint8_t mux_id);
+  std::optional<std::uint8_t> mux_of_context(std::uint32_t cid);
+  // The context of the call `client` started, if it has one up.
+  std::optional<std::uint32_t> context_of_client(std::uint8_t client) const;
   std::uint32_t next_packet_handle = 0x8a4b2f01;
 
   // While silent, requests are swallowed with no answer and no indication goes out: the "QMI

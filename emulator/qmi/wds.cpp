@@ -39,6 +39,22 @@ void call_failed(qmi::Reply& reply, std::uint16_t reason, std::uint16_t verbose_
   reply.fail(QmiError::kCallFailed).set(0x10, {reason}).set(0x11, {verbose_type, verbose_reason});
 }
 
+bool bound_to_mux(const QmiClient* c) { return c != nullptr && c->settings.count("mux_id") != 0; }
+
+// The session a WDS client hears of (Packet Service Status, Current Settings, Packet
+// Statistics): the one its own call runs on; none for a client bound to a mux id (QMAP) that
+// has no call up; for any other client (one that only watches, a fresh qmicli client) the first
+// session up, as on a module with one data port.
+const PdpContextState* client_context(QmiFunction& f, std::uint8_t client) {
+  const auto& contexts = f.modem().state().contexts;
+  if (auto cid = f.context_of_client(client)) {
+    auto it = contexts.find(*cid);
+    if (it != contexts.end() && it->second.active) return &it->second;
+  }
+  if (bound_to_mux(f.client(kWds, client))) return nullptr;
+  return active_context(f.modem());
+}
+
 // The profile TLVs of a context (Get Profile Settings, Get Default Settings).
 void set_profile(qmi::Reply& r, const PdpContextState& ctx) {
   r.set(0x10, {""}).set(0x11, {pdp_type_number(ctx.pdp_type)}).set(0x14, {ctx.apn}).set(0x1d, {0});
@@ -87,13 +103,16 @@ void register_wds_handlers(QmiHandlerTable& t) {
       return;
     }
     if (c.request.number(0x33)) c.function.settings["wds.autoconnect"] = *c.request.number(0x33);
+    // The call exists before the context comes up, so that what the activation reports (the
+    // status indication, a router advertisement on the client's mux id) already knows it.
+    std::uint32_t handle = c.function.next_packet_handle++;
+    c.function.packet_handles[handle] = {cid, family, c.request.message().client_id};
     ActionResult r = up ? ActionResult::kOk : c.modem.set_context_active(cid, true);
     if (r != ActionResult::kOk) {
+      c.function.packet_handles.erase(handle);
       call_failed(c.reply, kEndNoService, kVerboseInternal, kInternalNoService);
       return;
     }
-    std::uint32_t handle = c.function.next_packet_handle++;
-    c.function.packet_handles[handle] = {cid, family};
     c.reply.set(0x01, {handle});
   });
   // Stop Network: 0x01 handle (0xffffffff: every call), 0x10 disable autoconnect.
@@ -101,8 +120,20 @@ void register_wds_handlers(QmiHandlerTable& t) {
     auto handle = static_cast<std::uint32_t>(*c.request.number(0x01));
     if (c.request.number(0x10).value_or(0) != 0) c.function.settings["wds.autoconnect"] = 0;
     if (handle == kAllHandles) {
+      // Every call of the function (uqmi clears a previous run's this way), or the client's own
+      // when it is bound to a mux id: the other mux ids' sessions are other clients'.
       // Deactivating reports the change (and its indication forgets the handles): work on a copy.
-      auto calls = std::exchange(c.function.packet_handles, {});
+      const QmiClient* client = c.function.client(kWds, c.request.message().client_id);
+      bool own = bound_to_mux(client);
+      std::map<std::uint32_t, QmiFunction::PacketCall> calls;
+      for (auto it = c.function.packet_handles.begin(); it != c.function.packet_handles.end();) {
+        if (own && it->second.client != client->id) {
+          ++it;
+          continue;
+        }
+        calls.insert(*it);
+        it = c.function.packet_handles.erase(it);
+      }
       for (auto& [h, call] : calls) c.modem.set_context_active(call.cid, false);
       return;
     }
@@ -120,18 +151,21 @@ void register_wds_handlers(QmiHandlerTable& t) {
     c.modem.set_context_active(cid, false);
   });
   t.add(kWds, 0x0022, [](QmiCall& c) {
-    c.reply.set(0x01, {active_context(c.modem) != nullptr ? kConnected : kDisconnected});
+    bool up = client_context(c.function, c.request.message().client_id) != nullptr;
+    c.reply.set(0x01, {up ? kConnected : kDisconnected});
   });
   // Get Channel Rates -> {current tx, rx, max tx, max rx} in bits per second
   t.add(kWds, 0x0023, [](QmiCall& c) {
     const auto& q = c.modem.profile().qmi();
     c.reply.set(0x01, {0, 0, q.max_tx_bps(), q.max_rx_bps()});
   });
-  // Get Packet Statistics: the data path's counters of the last session (tx = uplink, the
-  // packets the modem sent for the host; rx = downlink). Errors and overflows: none.
+  // Get Packet Statistics: the data path's counters of the client's session, or of the last
+  // one (tx = uplink, the packets the modem sent for the host; rx = downlink). Errors and
+  // overflows: none.
   t.add(kWds, 0x0024, [](QmiCall& c) {
     auto mask = *c.request.number(0x01);
-    const DataCounters& n = c.modem.data().counters();
+    auto own = c.function.context_of_client(c.request.message().client_id);
+    const DataCounters& n = own ? c.modem.data().counters(*own) : c.modem.data().counters();
     const std::uint64_t values[] = {n.uplink_packets, n.downlink_packets, 0, 0, 0, 0};
     for (std::uint8_t bit = 0; bit < 6; ++bit) {
       if (mask & (1u << bit)) c.reply.set(static_cast<std::uint8_t>(0x10 + bit), {values[bit] & 0xffffffff});
@@ -204,8 +238,8 @@ void register_wds_handlers(QmiHandlerTable& t) {
   // A client that set an IP family hears of that family; one that did not, of all the session has.
   t.add(kWds, 0x002d, [](QmiCall& c) {
     namespace net = protocols::net;
-    const PdpContextState* ctx = active_context(c.modem);
-    auto s = session_addresses(c.modem);
+    const PdpContextState* ctx = client_context(c.function, c.request.message().client_id);
+    auto s = ctx != nullptr ? session_addresses(c.modem, ctx->cid) : std::nullopt;
     if (ctx == nullptr || !s) {
       c.reply.fail(QmiError::kOutOfCall);
       return;
@@ -270,24 +304,36 @@ void register_wds_handlers(QmiHandlerTable& t) {
   });
 }
 
+// Each client hears of its own session (client_context) going up or down. A client with no
+// call and no mux id follows the first session, from the function's last status on (it may be
+// younger than the change).
 void wds_model_changed(QmiFunction& f, ModelChange change) {
   if (change != ModelChange::kData) return;
-  bool up = active_context(f.modem()) != nullptr;
-  std::uint64_t last = f.setting("wds.last_status", kDisconnected);
-  std::uint8_t now = up ? kConnected : kDisconnected;
-  if (last == now) return;
-  f.settings["wds.last_status"] = now;
-  if (!up) f.packet_handles.clear();
+  // Calls whose context went down are over.
+  const auto& contexts = f.modem().state().contexts;
+  std::erase_if(f.packet_handles, [&](const auto& h) {
+    auto it = contexts.find(h.second.cid);
+    return it == contexts.end() || !it->second.active;
+  });
+  std::uint64_t shared_last = f.setting("wds.last_status", kDisconnected);
+  f.settings["wds.last_status"] = active_context(f.modem()) != nullptr ? kConnected : kDisconnected;
   const qmi::MessageDef* def = qmi::find_message(kWds, 0x0022);
-  std::map<std::uint8_t, qmi::Record> tlvs{{0x01, {now, 0}}, {0x12, {4}}};
-  if (!up) {
-    // The network's reason while a drop is reported (DataService::drop_session), else the client's.
-    const CallEndReason* ending = f.modem().data().ending_reason();
-    tlvs[0x10] = {ending != nullptr ? ending->reason : kEndClientEnd};
-    tlvs[0x11] = {ending != nullptr ? ending->verbose_type : kVerbose3gpp,
-                  ending != nullptr ? ending->verbose_reason : kSmRegularDeactivation};
+  for (QmiClient* c : f.clients(kWds)) {
+    bool up = client_context(f, c->id) != nullptr;
+    std::uint8_t now = up ? kConnected : kDisconnected;
+    std::uint64_t last = c->setting("wds.last_status", bound_to_mux(c) ? kDisconnected : shared_last);
+    c->settings["wds.last_status"] = now;
+    if (last == now) continue;
+    std::map<std::uint8_t, qmi::Record> tlvs{{0x01, {now, 0}}, {0x12, {4}}};
+    if (!up) {
+      // The network's reason while a drop is reported (DataService::drop_session), else the client's.
+      const CallEndReason* ending = f.modem().data().ending_reason();
+      tlvs[0x10] = {ending != nullptr ? ending->reason : kEndClientEnd};
+      tlvs[0x11] = {ending != nullptr ? ending->verbose_type : kVerbose3gpp,
+                    ending != nullptr ? ending->verbose_reason : kSmRegularDeactivation};
+    }
+    f.indicate(qmi::build_indication(*def, c->id, tlvs));
   }
-  for (QmiClient* c : f.clients(kWds)) f.indicate(qmi::build_indication(*def, c->id, tlvs));
 }
 
 }  // namespace modemu::emulator

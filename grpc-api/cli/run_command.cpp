@@ -18,6 +18,7 @@
 #include "emulator/state_dir.hpp"
 #include "gadget/local/pty_transport.hpp"
 #include "gadget/local/qmi_proxy.hpp"
+#include "gadget/tun/tun_network.hpp"
 #include "gadget/usb2tcp/usb2tcp_server.hpp"
 #include "gadget/usbip/usbip_server.hpp"
 #include "gadget/usbredir/usbredir_server.hpp"
@@ -53,6 +54,7 @@ struct RunOptions {
   std::string power_cut_after_program;  // SIZE
   std::string power_off_time = "2s";    // DURATION or "never"
   std::vector<std::string> data_faults; // --data-fault SPEC (emulator/data/data_faults.hpp)
+  std::string data_tun;                 // --data-tun NAME (gadget/tun/tun_network.hpp)
   std::string scenario;                 // FILE
   bool check = false;
   double speed = 1.0;
@@ -208,6 +210,20 @@ int run(const RunOptions& o) {
       }
     }
     for (em::Modem* m : modems) m->data().set_faults(faults, "--data-fault");
+  }
+  // --- --data-tun NAME: the sessions' traffic to a TUN device instead of the built-in network ---
+  std::unique_ptr<gadget::TunNetwork> tun;
+  if (!o.data_tun.empty()) {
+    if (several) {
+      std::fprintf(stderr, "modemu run: error: --data-tun serves one modem; the scenario has %zu\n", modems.size());
+      return kExitUsage;
+    }
+    try {
+      tun = std::make_unique<gadget::TunNetwork>(io, modem, o.data_tun);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+      return kExitUsage;
+    }
   }
   std::vector<std::unique_ptr<gadget::PtyTransport>> transports;
   std::unique_ptr<em::UsbDevice> usb_device;
@@ -436,10 +452,17 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--data-fault", o->data_faults,
                   "A fault on the packet data path, from the start (repeatable): no-downlink (connected, uplink "
                   "counted, nothing returned), silence (nothing at all, USB stays up), latency=DURATION, "
-                  "loss=P[,seed=N], cap=RATE (1000kbit, 2mbit), drop=DURATION[,reason=R] (the network ends "
-                  "each session after DURATION; R: network-failure, regular-deactivation, "
-                  "reactivation-requested, insufficient-resources, operator-barring, no-service, 3gpp:N)")
+                  "loss=P[,seed=N], cap=RATE (1000kbit, 2mbit), drop=DURATION[,reason=R][,cid=N] (the network ends "
+                  "each session, or with cid the one on context N, after DURATION; R: network-failure, "
+                  "regular-deactivation, reactivation-requested, insufficient-resources, operator-barring, "
+                  "no-service, 3gpp:N)")
       ->type_name("SPEC");
+  cmd->add_option("--data-tun", o->data_tun,
+                  "Carry the data sessions' IP traffic to a TUN device of this name on this machine instead of "
+                  "the built-in network (needs /dev/net/tun and CAP_NET_ADMIN). The device is created down "
+                  "and without addresses: bring it up and route the sessions' addresses to it, e.g. in a "
+                  "network namespace (ip link set NAME up; ip route add 10.64.17.40/30 dev NAME)")
+      ->type_name("NAME");
   cmd->add_flag("--qmi-proxy", o->qmi_proxy,
                 "Also serve libqmi's qmi-proxy protocol on the abstract unix socket \"qmi-proxy\", so that "
                 "`qmicli -p -d DIR/cdc-wdm0 ...` works (private inside `unshare -n`)");

@@ -556,3 +556,31 @@ TEST_CASE("the USB device carries the data path: bulk OUT to the modem, one pack
   CHECK(second.size() == 20 + 8 + 1400);
   CHECK_FALSE(usb.has_data(in));
 }
+
+TEST_CASE("an external network (--data-tun) takes the sessions' packets from their own addresses and answers through the faults") {
+  Session s;
+  s.host.raw_ip(true);
+  std::vector<std::pair<std::uint32_t, Bytes>> out;
+  s.data().set_external_network([&](std::uint32_t cid, ByteView p) { out.emplace_back(cid, Bytes(p.begin(), p.end())); });
+  s.up();
+  s.host.send_ip(ping4(*net::parse_ipv4("192.0.2.7"), 1));
+  s.host.send_ip(ping4(kGateway4, 2, 56, *net::parse_ipv4("192.168.1.10")));  // not the session's source
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].first == 1);
+  CHECK(out[0].second == ping4(*net::parse_ipv4("192.0.2.7"), 1));
+  CHECK(s.host.take_ip().empty());  // the built-in network no longer answers
+  // What the external network sends back reaches the host through the faults.
+  s.faults({"latency=50ms"});
+  Bytes reply = net::build_ipv4(*net::parse_ipv4("192.0.2.7"), kHost4, net::kProtocolIcmp,
+                                net::build_icmp(net::kIcmpEchoReply, 0, 0x1234'0001u, Bytes(56, 0xa5)));
+  CHECK(s.data().from_network(reply));
+  CHECK_FALSE(s.data().from_network(ping4(*net::parse_ipv4("203.0.113.1"), 3)));  // to no session's address
+  CHECK(s.host.take_ip().empty());
+  s.v.clock.advance(std::chrono::milliseconds(50));
+  auto got = s.host.take_ip();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == reply);
+  CHECK(s.data().counters().uplink_packets == 2);
+  CHECK(s.data().counters().downlink_packets == 1);
+  s.data().set_external_network(nullptr);
+}
