@@ -16,13 +16,11 @@
 #include "emulator/event_log.hpp"
 #include "emulator/profile.hpp"
 #include "emulator/state_dir.hpp"
-#include "gadget/local/pty_transport.hpp"
 #include "gadget/local/qmi_proxy.hpp"
 #include "gadget/usb2tcp/usb2tcp_server.hpp"
-#include "gadget/usbredir/usbredir_server.hpp"
-#include "emulator/usb/usb_device.hpp"
 #include "grpc-api/cli/commands.hpp"
 #include "grpc-api/cli/sizes.hpp"
+#include "grpc-api/server/transport.hpp"
 #include "scenarios/engine.hpp"
 #include "scenarios/fleet.hpp"
 
@@ -206,21 +204,19 @@ int run(const RunOptions& o) {
     }
     for (em::Modem* m : modems) m->data().set_faults(faults, "--data-fault");
   }
-  std::vector<std::unique_ptr<gadget::PtyTransport>> transports;
-  std::unique_ptr<em::UsbDevice> usb_device;
-  std::unique_ptr<gadget::UsbredirServer> usbredir;
-  if (usb) {
-    usb_device = std::make_unique<em::UsbDevice>(modem);
-    if (!o.pcap.empty()) usb_device->capture_to(o.pcap);
+  std::vector<std::unique_ptr<server::Attachment>> transports;
+  for (em::Modem* m : modems) {
+    server::TransportSpec spec;
+    if (usb) {
+      spec = {server::TransportSpec::Kind::kUsbredir, {}, o.listen, o.pcap};
+    } else if (o.transport == "local") {
+      spec = {server::TransportSpec::Kind::kLocal, dev_dir_for(o, state_root, m->id(), several), {}, {}};
+    }
     try {
-      usbredir = std::make_unique<gadget::UsbredirServer>(io, *usb_device, o.listen);
+      transports.push_back(std::make_unique<server::Attachment>(io, *m, spec));
     } catch (const std::invalid_argument& e) {
       std::fprintf(stderr, "modemu run: error: %s\n", e.what());
       return kExitUsage;
-    }
-  } else if (o.transport == "local") {
-    for (em::Modem* m : modems) {
-      transports.push_back(std::make_unique<gadget::PtyTransport>(io, *m, dev_dir_for(o, state_root, m->id(), several)));
     }
   }
   std::unique_ptr<gadget::QmiProxyServer> proxy;
@@ -245,12 +241,11 @@ int run(const RunOptions& o) {
                          modem.id(), usb2tcp->address(), usb2tcp->address()),
              {{"address", usb2tcp->address()}});
   }
-  for (em::Modem* m : modems) {
+  for (std::size_t i = 0; i < modems.size(); ++i) {
+    em::Modem* m = modems[i];
     const auto& p = m->profile();
     fs::path dev_dir = dev_dir_for(o, state_root, m->id(), several);
-    std::string where = usb                       ? fmt::format("usbredir on {}", o.listen)
-                        : o.transport == "local" ? fmt::format("ports in {}", dev_dir.string())
-                                                  : std::string("no transport");
+    std::string where = transports[i]->where();
     log.emit("", "start",
              fmt::format("{} ({}), firmware {}, state in {}, {}; Ctrl-C stops", m->id(), p.description(),
                          m->firmware().version(), (state_root / m->id()).string(), where),
@@ -276,8 +271,6 @@ int run(const RunOptions& o) {
     fleet.power_off_all(cause);
     proxy.reset();
     transports.clear();
-    usbredir.reset();
-    usb_device.reset();
     cut_signal.cancel();
     log.emit("", "stop", fmt::format("stopped ({})", cause));
     io.stop();
