@@ -1,6 +1,7 @@
 // `modemu ctl`: a client for every RPC of the modemu.v1 API, readable or --json.
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -122,7 +123,7 @@ void print_modem(const v1::Modem& m) {
 
 void print_fault(const v1::FaultInfo& f) {
   std::string params;
-  for (const auto& [k, v] : f.fault().params()) params += fmt::format(" {}={}", k, v);
+  for (const auto& [k, v] : std::map<std::string, std::string>(f.fault().params().begin(), f.fault().params().end())) params += fmt::format(" {}={}", k, v);
   std::string timing;
   if (!f.fault().start().empty()) timing += " start " + f.fault().start();
   if (!f.fault().duration().empty()) timing += " for " + f.fault().duration();
@@ -148,7 +149,9 @@ void print_event(const v1::Event& e, bool json) {
     return;
   }
   std::string fields;
-  for (const auto& [k, v] : e.fields()) fields += fmt::format(" {}={}", k, v);
+  for (const auto& [k, v] : std::map<std::string, std::string>(e.fields().begin(), e.fields().end())) {
+    fields += fmt::format(" {}={}", k, v);
+  }
   std::printf("[%10.3f] #%llu %s %s: %s%s\n", e.t(), static_cast<unsigned long long>(e.seq()),
               e.modem().empty() ? "-" : e.modem().c_str(), e.kind().c_str(), e.message().c_str(), fields.c_str());
 }
