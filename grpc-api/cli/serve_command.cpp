@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -120,6 +121,8 @@ int serve(const ServeOptions& o) {
            {{"grpc", where.front()}, {"pid", std::to_string(::getpid())}});
 
   // Stopping: gRPC first (its calls in flight still need the io thread), then the modems.
+  // gRPC calls post work to the io thread at any time: it runs until the stop says otherwise.
+  auto work = boost::asio::make_work_guard(io);
   std::thread stopper;
   bool stopping = false;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -133,6 +136,7 @@ int serve(const ServeOptions& o) {
         api.release_modems();
         fleet.power_off_all(cause);
         log.emit("", "stop", fmt::format("stopped ({})", cause));
+        work.reset();
         io.stop();
       });
     });

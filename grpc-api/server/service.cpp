@@ -438,12 +438,20 @@ Status ApiServer::Impl::CreateModem(ServerContext* ctx, const v1::CreateModemReq
     TransportSpec transport;
     std::string id = req->spec().id().empty() ? em::load_profile(req->spec().profile()).name() : req->spec().id();
     if (Status s = check_transport(req->transport(), id, transport); !s.ok()) return s;
+    std::optional<std::filesystem::path> state;
+    std::error_code ec;
+    if (options_.base.state_root && !std::filesystem::exists(*options_.base.state_root / id, ec)) {
+      state = *options_.base.state_root / id;
+    }
     em::Modem& m = scenarios::add_modem(fleet_, req->spec(), options_.base);
     if (transport.kind != TransportSpec::Kind::kNone) {
       try {
         transports_[m.id()] = std::make_unique<Attachment>(io_, m, transport);
       } catch (const std::exception& e) {
-        fleet_.remove(m.id());  // nothing half-made stays
+        // Nothing half-made stays: the modem goes, and the state directory it just made.
+        transports_.erase(m.id());
+        fleet_.remove(m.id());
+        if (state) std::filesystem::remove_all(*state, ec);
         return invalid(fmt::format("transport: {}", e.what()));
       }
     }

@@ -107,8 +107,6 @@ class Server:
         return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout)
 
     def stop(self, timeout=20):
-        for c in self.channels:
-            c.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
@@ -118,6 +116,8 @@ class Server:
             self.proc.wait()
             raise AssertionError("modemu serve did not stop on SIGINT")
         self._reader.join(timeout)
+        for c in self.channels:
+            c.close()
         return rc
 
     def close(self):

@@ -212,6 +212,7 @@ class Api(unittest.TestCase):
                     self.api.ListScenarios(pb.ListScenariosRequest()))
         before = snapshot()
         before_events = len(w.events)
+        state_dirs = os.listdir(self.server.state)
         NF, IA, AE, FP = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS,
                           grpc.StatusCode.FAILED_PRECONDITION)
         nobody = pb.ModemRef(id="nobody")
@@ -275,6 +276,7 @@ class Api(unittest.TestCase):
                 self.assertIn(named, details)
         after = snapshot()
         self.assertEqual(before, after)
+        self.assertEqual(sorted(os.listdir(self.server.state)), sorted(state_dirs))
         # No event of the modem came from the refused calls.
         self.assertEqual([e.kind for e in w.events[before_events:] if e.kind in ("power", "fault", "api", "usb.unplug")], [])
         self.api.DeleteModem(pb.ModemRef(id="ref"))
@@ -435,6 +437,21 @@ class Socket(unittest.TestCase):
             proc.stdout.close()
             proc.stderr.close()
             shutil.rmtree(d, ignore_errors=True)
+
+
+    def test_sigint_ends_streams_and_powers_the_modems_off(self):
+        with Server() as s:
+            api_ = s.stub()
+            w = Watcher(api_)
+            api_.CreateModem(pb.CreateModemRequest(spec=spec(id="bye")))
+            w.wait_kind("usb.plug", "bye")
+            self.assertEqual(s.stop(), 0)
+            s.wait_event(lambda e: e["kind"] == "stop", what="the stop event")
+            self.assertTrue(any(e["modem"] == "bye" and e["kind"] == "power" and "powered-off" in e["message"]
+                                for e in s.events))
+            w.wait(lambda: w.error is not None, what="the stream's end")
+            self.assertEqual(w.error.code(), grpc.StatusCode.UNAVAILABLE)
+            self.assertFalse(os.path.exists(s.socket))
 
 
 class SameTimeline(unittest.TestCase):
