@@ -169,7 +169,8 @@ struct WatchOptions {
 
 int watch(Client& client, const WatchOptions& w) {
   std::uint64_t last = w.resume_after, seen = 0;
-  bool resumed = false;
+  bool replay = w.replay;  // the next request starts with everything held
+  std::string server_id;
   for (int attempt = 0;; ++attempt) {
     grpc::ClientContext ctx;
     client.prepare(ctx, false);
@@ -177,11 +178,24 @@ int watch(Client& client, const WatchOptions& w) {
     for (const auto& m : w.modems) req.add_modems(m);
     for (const auto& k : w.kinds) req.add_kinds(k);
     req.set_resume_after(last);
-    req.set_replay(w.replay && !resumed);
+    req.set_replay(replay && last == 0);
     auto reader = client.stub().WatchEvents(&ctx, req);
     v1::EventBatch batch;
+    bool restart = false;
+    bool first = true;
     while (reader->Read(&batch)) {
       attempt = 0;
+      if (first && !server_id.empty() && batch.server_id() != server_id) {
+        // Another run of the server: its seqs started again at 1. Everything it holds is new.
+        std::fprintf(stderr, "modemu ctl: the server restarted; following it from its first event held\n");
+        ctx.TryCancel();
+        last = 0;
+        replay = true;
+        restart = true;
+        break;
+      }
+      if (first) server_id = batch.server_id();
+      first = false;
       if (batch.missed() > 0) {
         std::fprintf(stderr, "modemu ctl: %llu event(s) after #%llu are no longer held by the server\n",
                      static_cast<unsigned long long>(batch.missed()), static_cast<unsigned long long>(last));
@@ -197,6 +211,10 @@ int watch(Client& client, const WatchOptions& w) {
       std::fflush(stdout);
     }
     grpc::Status s = reader->Finish();
+    if (restart) {
+      server_id.clear();
+      continue;
+    }
     if (w.once || s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         s.error_code() == grpc::StatusCode::INVALID_ARGUMENT || attempt >= 30) {
       return Client::report(s);
@@ -204,7 +222,6 @@ int watch(Client& client, const WatchOptions& w) {
     // The server went away or ended the stream: reconnect and resume after the last event seen.
     std::fprintf(stderr, "modemu ctl: the stream ended (%s); resuming after #%llu\n", s.error_message().c_str(),
                  static_cast<unsigned long long>(last));
-    resumed = true;
     grpc::ClientContext probe;
     client.prepare(probe);
     // Waits (bounded by --timeout) until the server answers again.

@@ -12,6 +12,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <random>
 #include <set>
 #include <stdexcept>
 
@@ -127,7 +128,10 @@ void prepare_socket(const std::filesystem::path& path) {
 class ApiServer::Impl final : public v1::Modemu::Service {
  public:
   Impl(boost::asio::io_context& io, scenarios::Fleet& fleet, ServerOptions options)
-      : io_(io), fleet_(fleet), options_(std::move(options)) {}
+      : io_(io), fleet_(fleet), options_(std::move(options)) {
+    std::random_device random;
+    server_id_ = fmt::format("{:08x}{:08x}-{}", random(), random(), ::getpid());
+  }
 
   std::vector<std::string> start(const std::vector<Listener>& listeners);
   void shutdown();
@@ -250,6 +254,7 @@ class ApiServer::Impl final : public v1::Modemu::Service {
   ServerOptions options_;
   std::unique_ptr<grpc::Server> server_;
   std::atomic<bool> stopping_{false};
+  std::string server_id_;
   // io thread only:
   std::map<std::string, std::unique_ptr<Attachment>> transports_;
   std::vector<ApiFault> faults_;
@@ -796,7 +801,10 @@ Status ApiServer::Impl::WatchEvents(ServerContext* ctx, const v1::WatchEventsReq
     if (ctx->IsCancelled()) break;
     // The first batch goes at once, even empty: the client knows its subscription is in place.
     if (batch.events_size() == 0 && !first) continue;
-    if (first) batch.set_missed(missed);
+    if (first) {
+      batch.set_missed(missed);
+      batch.set_server_id(server_id_);
+    }
     first = false;
     if (!writer->Write(batch)) break;
   }

@@ -454,6 +454,50 @@ class Socket(unittest.TestCase):
             self.assertFalse(os.path.exists(s.socket))
 
 
+    def test_ctl_watch_resumes_and_follows_a_restarted_server(self):
+        d = tempfile.mkdtemp(prefix="modemu-restart-")
+        sock = os.path.join(d, "s.sock")
+        servers = []
+
+        def serve():
+            p = subprocess.Popen([MODEMU, "serve", "--json", "--grpc", "unix:" + sock, "--state-dir",
+                                  os.path.join(d, "st")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            servers.append(p)
+            self.assertEqual(json.loads(p.stdout.readline())["kind"], "start")  # listening from here on
+            return p
+
+        def ctl(*args):
+            return subprocess.run([MODEMU, "ctl", "--grpc", "unix:" + sock, *args], capture_output=True, text=True,
+                                  timeout=30)
+        watch = None
+        try:
+            first = serve()
+            self.assertEqual(ctl("--timeout", "10", "modems", "list").returncode, 0)
+            watch = subprocess.Popen([MODEMU, "ctl", "--grpc", "unix:" + sock, "watch", "--kind", "api", "--json"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.assertEqual(ctl("modems", "create", "-p", "quectel-ec25", "--id", "one", "--powered-off").returncode, 0)
+            self.assertEqual(json.loads(watch.stdout.readline())["modem"], "one")
+            first.send_signal(2)
+            first.wait(20)
+            serve()
+            self.assertEqual(ctl("--timeout", "20", "modems", "create", "-p", "quectel-ec25", "--id", "two",
+                                 "--powered-off").returncode, 0)
+            # The new server's seqs start at 1 again: ctl notices and follows it from its start.
+            self.assertEqual(json.loads(watch.stdout.readline())["modem"], "two")
+        finally:
+            if watch is not None:
+                watch.terminate()
+                _, err = watch.communicate(timeout=20)
+            for p in servers:
+                if p.poll() is None:
+                    p.terminate()
+                p.wait(20)
+                p.stdout.close()
+                p.stderr.close()
+            shutil.rmtree(d, ignore_errors=True)
+        self.assertIn("the server restarted", err)
+
+
 class SameTimeline(unittest.TestCase):
     """A fault timeline scripted over gRPC and the same timeline in a scenario file give the same
     event sequence (kinds and messages, in order)."""
