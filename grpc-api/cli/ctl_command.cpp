@@ -463,6 +463,7 @@ void add_ctl_command(CLI::App& app, Action& action) {
       return c.call<v1::ListFaultsResponse>(
           [&](grpc::ClientContext& ctx, auto& r) { return c.stub().ListFaults(&ctx, req, &r); },
           [](const v1::ListFaultsResponse& r) {
+            if (r.faults_size() == 0) std::printf("no faults injected over the API\n");
             for (const auto& f : r.faults()) print_fault(f);
           });
     });
@@ -540,6 +541,7 @@ void add_ctl_command(CLI::App& app, Action& action) {
     return c.call<v1::ListScenariosResponse>(
         [&](grpc::ClientContext& ctx, auto& r) { return c.stub().ListScenarios(&ctx, v1::ListScenariosRequest{}, &r); },
         [](const v1::ListScenariosResponse& r) {
+          if (r.scenarios_size() == 0) std::printf("no scenarios started\n");
           for (const auto& s : r.scenarios()) print_scenario(s);
         });
   });

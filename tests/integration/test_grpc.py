@@ -352,6 +352,20 @@ class Api(unittest.TestCase):
         self.assertIn("NOT_FOUND", r.stderr)
         r = s.ctl("modems", "delete", "ctl-ec25")
         self.assertEqual(r.returncode, 0, r.stderr)
+        # Scenarios: a file started on the server, its status, stopped; then its modem removed.
+        r = s.ctl("scenario", "start", os.path.join(ROOT, "scenarios", "f08-sim-not-ready.txtpb"), "--id", "ctl-f08")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("ctl-f08 (f08-sim-not-ready): running", r.stdout)
+        r = s.ctl("--json", "scenario", "status", "ctl-f08")
+        status = json.loads(r.stdout)
+        self.assertTrue(status["running"])
+        r = s.ctl("scenario", "stop", "ctl-f08")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("finished", r.stdout)
+        for m in status["modems"]:
+            self.assertEqual(s.ctl("modems", "delete", m).returncode, 0)
+        r = s.ctl("scenario", "start", os.path.join(ROOT, "scenarios", "no-such-file.txtpb"))
+        self.assertEqual(r.returncode, 2)
 
 
 class Token(unittest.TestCase):
