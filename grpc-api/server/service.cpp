@@ -731,8 +731,13 @@ Status ApiServer::Impl::StartScenario(ServerContext* ctx, const v1::StartScenari
     for (const auto& r : scenarios_) {
       if (r->id == id) return Status(StatusCode::ALREADY_EXISTS, fmt::format("a scenario \"{}\" exists", id));
     }
-    for (const auto& spec : s.modems()) {
+    for (int i = 0; i < s.modems_size(); ++i) {
+      const auto& spec = s.modems(i);
       std::string mid = spec.id().empty() ? em::load_profile(spec.profile()).name() : spec.id();
+      if (!scenarios::valid_modem_id(mid)) {
+        return invalid(fmt::format("scenario: modems[{}].id: \"{}\" is not valid: use 1 to 64 letters, digits, '-', "
+                                   "'_' or '.', not starting with '.'", i, mid));
+      }
       if (fleet_.find(mid) != nullptr) {
         return Status(StatusCode::ALREADY_EXISTS, fmt::format("a modem \"{}\" already exists (the scenario's modem)", mid));
       }

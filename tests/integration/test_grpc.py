@@ -69,6 +69,10 @@ class Api(unittest.TestCase):
         # The local transport is real: the AT port answers on the pty the API attached.
         with SerialPort(os.path.join(dev, "ttyUSB2")) as port:
             self.assertIn(got.firmware, port.command("AT+GMR"))
+        if shutil.which("qmicli"):
+            r = subprocess.run(["qmicli", "-d", os.path.join(dev, "cdc-wdm0"), "--device-open-qmi", "--dms-get-revision"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertIn(f"Revision: '{got.firmware}'", r.stdout, r.stderr)
         # Flash and firmware.
         flash = self.api.GetFlash(pb.ModemRef(id="life"))
         self.assertTrue(flash.has_flash)
@@ -268,6 +272,8 @@ class Api(unittest.TestCase):
              IA, "faults[0].params"),
             (self.api.StartScenario, pb.StartScenarioRequest(scenario=spb.Scenario(
                 name="bad", duration="1s", modems=[spec(id="b2"), spec(id="ref")])), AE, "ref"),
+            (self.api.StartScenario, pb.StartScenarioRequest(scenario=spb.Scenario(
+                name="bad", duration="1s", modems=[spec(id="b3"), spec(id="b/4")])), IA, "modems[1].id"),
         ]
         for call, request, code, named in cases:
             with self.subTest(call=call._method, request=str(request)[:80]):
