@@ -611,6 +611,48 @@ class Fleet(unittest.TestCase):
                 w.cancel()
 
 
+class RealKernel(unittest.TestCase):
+    """A modem created over the API on a usbredir transport, in a QEMU guest with the real
+    drivers (tests/testbed): the kernel enumerates it, and a ResetModem call shows in the guest's
+    dmesg as a disconnect and a re-enumeration that qmicli then talks to."""
+
+    SCRIPT = r"""
+wait_for /sys/class/net/wwan0 30 || exit 3
+d=/sys/bus/usb/devices/1-1
+echo "sys:ids $(cat $d/idVendor):$(cat $d/idProduct)"
+at /dev/ttyUSB2 AT+GMR
+n=300; while ! dmesg | grep -q 'USB disconnect' && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
+dmesg | grep -q 'USB disconnect' || exit 4
+wait_for /dev/cdc-wdm0 30 || exit 5
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+"""
+
+    def test_guest_kernel_sees_the_api_modem_and_its_reset(self):
+        sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
+        import testbed
+        with Server(time_scale="0.1") as s:
+            api_ = s.stub()
+            sock = os.path.join(s.dir, "eg12.sock")
+            w = Watcher(api_, modems=["tb"])
+            api_.CreateModem(pb.CreateModemRequest(spec=spec(id="tb"), transport=pb.TransportSpec(
+                kind=pb.TRANSPORT_USBREDIR, listen="unix:" + sock)))
+
+            # The guest's AT line says its drivers have the module: reset it then.
+            def reset_when_the_guest_talks():
+                w.wait_kind("at", "tb", timeout=150)
+                api_.ResetModem(pb.ModemRef(id="tb"))
+            t = threading.Thread(target=reset_when_the_guest_talks, daemon=True)
+            t.start()
+            rc, out, _ = testbed.run(self.SCRIPT, [sock], timeout=180)
+            t.join(10)
+            self.assertEqual(rc, 0, out)
+            self.assertIn("sys:ids 2c7c:0512", out)
+            firmware = api_.GetModem(pb.ModemRef(id="tb")).firmware
+            self.assertIn(f"Revision: '{firmware}'", out)
+            self.assertGreaterEqual(sum(1 for e in w.events if e.kind == "usb.unplug"), 1)
+            w.cancel()
+
+
 class Examples(unittest.TestCase):
     def test_python_example_against_a_live_server(self):
         with Server() as s:
