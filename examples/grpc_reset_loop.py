@@ -27,6 +27,8 @@ def load_api(proto_root):
     """Generates the modemu.v1 Python modules from the .proto files and imports them."""
     api = os.path.join(proto_root, "grpc-api", "proto")
     scenario = os.path.join(proto_root, "scenarios", "proto")
+    if not os.path.isdir(api):  # an installed tree: PREFIX/share/modemu/proto holds both
+        api = scenario = proto_root
     out = tempfile.mkdtemp(prefix="modemu-py-")
     subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", api, "-I", scenario, f"--python_out={out}",
                     f"--grpc_python_out={out}", os.path.join(api, "modemu", "v1", "modemu.proto"),
@@ -56,7 +58,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--keep", action="store_true", help="leave the modem on the server")
     ap.add_argument("--proto-root", default=os.environ.get("MODEMU_PROTO_ROOT", os.path.dirname(HERE)),
-                    help="where grpc-api/proto and scenarios/proto are (default: this source tree)")
+                    help="the modemu source tree, or the installed PREFIX/share/modemu/proto (default: this source tree)")
     args = ap.parse_args()
 
     import grpc
