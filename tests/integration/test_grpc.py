@@ -518,6 +518,25 @@ class Socket(unittest.TestCase):
         self.assertIn("the server restarted", err)
 
 
+    def test_a_resume_older_than_the_history_says_how_many_were_missed(self):
+        with Server("--history", "100") as s:
+            api_ = s.stub()
+            w = Watcher(api_)
+            for i in range(80):
+                api_.CreateModem(pb.CreateModemRequest(spec=spec(id=f"h{i}", powered_off=True)))
+            w.wait_kind("api", "h79")
+            last = w.events[-1].seq
+            self.assertGreater(last, 100)
+            late = Watcher(api_, resume_after=1)
+            late.wait(lambda: late.events and late.events[-1].seq >= last, what="the held events")
+            oldest = late.events[0].seq
+            self.assertEqual(late.missed, oldest - 2)  # seqs 2 .. oldest-1 are gone
+            self.assertEqual([e.seq for e in late.events], list(range(oldest, late.events[-1].seq + 1)))
+            self.assertLessEqual(len(late.events), 100 + 5)
+            w.cancel()
+            late.cancel()
+
+
 class SameTimeline(unittest.TestCase):
     """A fault timeline scripted over gRPC and the same timeline in a scenario file give the same
     event sequence (kinds and messages, in order)."""
