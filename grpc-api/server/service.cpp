@@ -207,6 +207,7 @@ class ApiServer::Impl final : public v1::Modemu::Service {
     std::string id;
     std::unique_ptr<scenarios::Engine> engine;
     std::vector<std::string> modems;  // ids: a finished scenario's modems may be deleted
+    std::vector<std::string> owned;   // those not deleted since: an id may be reused later
   };
 
   Status authorize(const ServerContext* ctx) const;
@@ -380,7 +381,7 @@ void ApiServer::Impl::describe(em::Modem& m, v1::Modem& out) const {
 
 const ApiServer::Impl::Running* ApiServer::Impl::owner(const std::string& modem) const {
   for (const auto& r : scenarios_) {
-    if (std::find(r->modems.begin(), r->modems.end(), modem) != r->modems.end()) return r.get();
+    if (std::find(r->owned.begin(), r->owned.end(), modem) != r->owned.end()) return r.get();
   }
   return nullptr;
 }
@@ -482,6 +483,7 @@ Status ApiServer::Impl::DeleteModem(ServerContext* ctx, const v1::ModemRef* req,
     transports_.erase(id);
     if (m.power_state() != em::PowerState::kPoweredOff) m.power_off("deleted (API)");
     fleet_.log().emit(id, "api", "deleted");
+    for (auto& r : scenarios_) r->owned.erase(std::remove(r->owned.begin(), r->owned.end(), id), r->owned.end());
     // A finished scenario no longer touches its modems, but it must not list this one.
     fleet_.remove(id);
     return Status::OK;
@@ -746,6 +748,7 @@ Status ApiServer::Impl::StartScenario(ServerContext* ctx, const v1::StartScenari
     r->id = id;
     r->engine = std::make_unique<scenarios::Engine>(s, fleet_, options_.base);
     for (const auto* m : r->engine->modems()) r->modems.push_back(m->id());
+    r->owned = r->modems;
     r->engine->start();
     describe(*r, *out);
     scenarios_.push_back(std::move(r));

@@ -94,7 +94,7 @@ class Server:
         _, pb_grpc, _ = api()
         channel = grpc.insecure_channel(self.address)
         self.channels.append(channel)
-        return pb_grpc.ModemuStub(channel)
+        return Timed(pb_grpc.ModemuStub(channel))
 
     def metadata(self, token=None):
         token = self.token if token is None else token
@@ -134,6 +134,26 @@ class Server:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Timed:
+    """A stub whose unary calls have a deadline: a server that stopped answering fails the test
+    with DEADLINE_EXCEEDED instead of hanging it."""
+
+    def __init__(self, stub, timeout=60):
+        self._stub = stub
+        self._timeout = timeout
+
+    def __getattr__(self, name):
+        method = getattr(self._stub, name)
+        if name == "WatchEvents":
+            return method
+
+        def call(request, **kw):
+            kw.setdefault("timeout", self._timeout)
+            return method(request, **kw)
+        call.__name__ = name
+        return call
 
 
 class Watcher:

@@ -276,7 +276,7 @@ class Api(unittest.TestCase):
                 name="bad", duration="1s", modems=[spec(id="b3"), spec(id="b/4")])), IA, "modems[1].id"),
         ]
         for call, request, code, named in cases:
-            with self.subTest(call=call._method, request=str(request)[:80]):
+            with self.subTest(call=call.__name__, request=str(request)[:80]):
                 got, details = code_of(call, request)
                 self.assertEqual(got, code, details)
                 self.assertIn(named, details)
