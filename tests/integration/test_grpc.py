@@ -16,7 +16,10 @@ import threading
 import time
 import unittest
 
-import grpc
+# The tests start clients (qmicli, modemu ctl) while gRPC's threads run: no fork handlers, the
+# children exec at once.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+import grpc  # noqa: E402
 
 from grpc_harness import Server, Watcher, api
 from harness import MODEMU, ROOT, SerialPort
