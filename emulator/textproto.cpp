@@ -54,14 +54,17 @@ void Locator::fail(const pb::Descriptor* root, std::initializer_list<std::pair<c
   std::string field_path;
   for (auto [name, index] : path) {
     const pb::FieldDescriptor* field = desc != nullptr ? desc->FindFieldByName(name) : nullptr;
-    if (field == nullptr || tree == nullptr) break;
-    auto here = tree->GetLocation(field, field->is_repeated() ? index : -1);
-    if (here.line >= 0) loc = here;
+    if (field == nullptr) break;
+    // A message built in code (the gRPC API) has no locations: the path alone names the field.
+    if (tree != nullptr) {
+      auto here = tree->GetLocation(field, field->is_repeated() ? index : -1);
+      if (here.line >= 0) loc = here;
+    }
     if (!field_path.empty()) field_path += '.';
     field_path += name;
     if (field->is_repeated()) field_path += fmt::format("[{}]", index);
     if (field->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
-      tree = tree->GetTreeForNested(field, field->is_repeated() ? index : -1);
+      if (tree != nullptr) tree = tree->GetTreeForNested(field, field->is_repeated() ? index : -1);
       desc = field->message_type();
     } else {
       tree = nullptr;

@@ -6,8 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "emulator/firmware/boot.hpp"
-#include "emulator/flash/flash.hpp"
 #include "emulator/profile.hpp"
 
 namespace modemu::scenarios {
@@ -28,41 +26,11 @@ std::string at_time(Duration d) {
   return fmt::format("{:.1f}s", sec);
 }
 
-// The scenario's initial flash state: what an interrupted update left behind.
-void prepare_flash(em::Modem& m, scenario::FlashState state) {
-  if (m.flash() == nullptr) return;
-  m.program_factory_flash();
-  if (state == scenario::FLASH_FACTORY) return;
-  std::string error;
-  auto places = em::firmware::layout(m.profile().flash());
-  bool ok = state == scenario::FLASH_ERASED_SBL ? m.flash()->erase(0, places.front().size, error)
-                                                : em::firmware::set_download_flag(m.profile(), *m.flash(), true, error);
-  m.event("flash", ok ? fmt::format("scenario start: {}", scenario::FlashState_Name(state))
-                      : fmt::format("scenario start: cannot prepare {}: {}", scenario::FlashState_Name(state), error));
-}
-
 }  // namespace
 
 Engine::Engine(scenario::Scenario s, Fleet& fleet, const em::ModemOptions& base)
     : scenario_(std::move(s)), fleet_(fleet), clock_(fleet.clock()) {
-  for (const auto& spec : scenario_.modems()) {
-    em::ModemOptions o = base;
-    o.profile = em::load_profile(spec.profile());
-    o.id = spec.id().empty() ? o.profile.name() : spec.id();
-    o.firmware_version = spec.firmware();
-    if (spec.time_scale() > 0) o.time_scale *= spec.time_scale();
-    em::Modem& m = fleet_.add(std::move(o));
-    // A scenario declares its starting point: whatever an earlier run left in the state
-    // directory, the flash starts with the factory firmware (programmed at the start).
-    m.require_factory_flash();
-    profile::SimState sim{};
-    if (!spec.sim().empty() && profile::SimState_Parse(spec.sim(), &sim)) m.set_sim_state(sim, "scenario start");
-    if (spec.roaming()) m.set_roaming(true, "scenario start");
-    modems_.push_back(&m);
-  }
-  for (int i = 0; i < scenario_.faults_size(); ++i) {
-    rngs_.emplace_back(scenario_.seed() * 1000003u + static_cast<std::uint64_t>(i));
-  }
+  for (const auto& spec : scenario_.modems()) modems_.push_back(&add_modem(fleet_, spec, base));
   subscription_ = fleet_.log().subscribe([this](const em::Event& e) {
     if (!finished_) events_.push_back({e.t - start_.time_since_epoch(), e.modem, e.kind, e.message, e.fields});
   });
@@ -70,7 +38,7 @@ Engine::Engine(scenario::Scenario s, Fleet& fleet, const em::ModemOptions& base)
 
 Engine::~Engine() {
   fleet_.log().unsubscribe(subscription_);
-  active_.clear();
+  faults_.clear();
   updates_.clear();
 }
 
@@ -90,54 +58,22 @@ void Engine::start() {
                                 scenario_.name(), modems_.size(), scenario_.faults_size(), scenario_.actions_size(),
                                 scenario_.expectations_size(), at_time(duration_)),
                     {{"scenario", scenario_.name()}, {"seed", std::to_string(scenario_.seed())}});
-  for (std::size_t i = 0; i < modems_.size(); ++i) {
-    prepare_flash(*modems_[i], scenario_.modems(static_cast<int>(i)).flash());
-    if (!scenario_.modems(static_cast<int>(i)).powered_off()) modems_[i]->power_on("scenario start");
+  for (std::size_t i = 0; i < modems_.size(); ++i) start_modem(*modems_[i], scenario_.modems(static_cast<int>(i)));
+  for (int i = 0; i < scenario_.faults_size(); ++i) {
+    const auto& f = scenario_.faults(i);
+    faults_.push_back(std::make_unique<FaultTimeline>(fleet_.log(), target(f.modem()), f,
+                                                      scenario_.seed() * 1000003u + static_cast<std::uint64_t>(i),
+                                                      start_, duration_));
+    faults_.back()->start();
   }
-  for (int i = 0; i < scenario_.faults_size(); ++i) schedule_fault(i, scenario_duration(scenario_.faults(i).start()));
   for (const auto& a : scenario_.actions()) {
     auto t = std::make_unique<em::Timer>(clock_);
     t->start(scenario_duration(a.at()), [this, &a] { run_action(a); });
     timers_.push_back(std::move(t));
   }
   auto end = std::make_unique<em::Timer>(clock_);
-  end->start(duration_, [this] { finish(); });
+  end->start(duration_, [this] { finish(fmt::format("scenario {} ends after {}", scenario_.name(), at_time(duration_))); });
   timers_.push_back(std::move(end));
-}
-
-// One occurrence of fault `index` at `at` (from the start); periodic faults schedule the next.
-void Engine::schedule_fault(int index, Duration at) {
-  if (at >= duration_) return;
-  auto t = std::make_unique<em::Timer>(clock_);
-  em::Timer* raw = t.get();
-  timers_.push_back(std::move(t));
-  raw->start(at - (clock_.now() - start_), [this, index, at] {
-    const auto& f = scenario_.faults(index);
-    Duration period = scenario_duration(f.period());
-    if (period > Duration::zero()) schedule_fault(index, at + period);
-    auto& rng = rngs_[static_cast<std::size_t>(index)];
-    double p = f.probability() == 0 ? 1.0 : f.probability();
-    if (std::uniform_real_distribution<double>(0.0, 1.0)(rng) >= p) {
-      fleet_.log().emit(target(f.modem()).id(), "fault", fmt::format("{} skipped this time (probability {})", f.type(), p),
-                        {{"fault", f.type()}, {"skipped", "true"}});
-      return;
-    }
-    em::faults::Params params(f.params().begin(), f.params().end());
-    em::Modem& m = target(f.modem());
-    int key = next_occurrence_++;
-    auto active = em::faults::activate(m, f.type(), params, rng);
-    Duration lasts = scenario_duration(f.duration());
-    if (!active) return;
-    active_[key] = std::move(active);
-    if (lasts > Duration::zero()) {
-      auto stop = std::make_unique<em::Timer>(clock_);
-      stop->start(lasts, [this, key, &m, type = f.type()] {
-        active_.erase(key);
-        m.event("fault.end", fmt::format("{} ends", type), {{"fault", type}});
-      });
-      timers_.push_back(std::move(stop));
-    }
-  });
 }
 
 void Engine::run_action(const scenario::Action& a) {
@@ -198,12 +134,17 @@ void Engine::run_action(const scenario::Action& a) {
   }
 }
 
-void Engine::finish() {
+void Engine::stop(std::string_view cause) {
+  finish(fmt::format("scenario {} stopped after {} ({})", scenario_.name(), at_time(clock_.now() - start_), cause));
+}
+
+void Engine::finish(std::string message) {
   if (finished_) return;
-  active_.clear();
+  end_ = clock_.now();
+  faults_.clear();
   updates_.clear();
-  fleet_.log().emit("", "scenario", fmt::format("scenario {} ends after {}", scenario_.name(), at_time(duration_)),
-                    {{"scenario", scenario_.name()}, {"end", "true"}});
+  timers_.clear();
+  fleet_.log().emit("", "scenario", std::move(message), {{"scenario", scenario_.name()}, {"end", "true"}});
   finished_ = true;
   if (finished_fn_) finished_fn_();
 }

@@ -14,6 +14,7 @@
 #include "scenarios/fleet.hpp"
 #include "scenarios/host.hpp"
 #include "scenarios/scenario.hpp"
+#include "scenarios/timeline.hpp"
 
 namespace modemu::scenarios {
 
@@ -38,6 +39,13 @@ class Engine {
   // Called once the scenario's duration has passed (faults ended, verdicts ready).
   void on_finished(std::function<void()> fn) { finished_fn_ = std::move(fn); }
   bool finished() const { return finished_; }
+  // Ends the scenario now, before its duration: faults end, the actions left are dropped, the
+  // verdicts judge what happened so far.
+  void stop(std::string_view cause);
+  const scenario::Scenario& scenario() const { return scenario_; }
+  // Time since start().
+  emulator::Duration elapsed() const { return (finished_ ? end_ : clock_.now()) - start_; }
+  emulator::Duration duration() const { return duration_; }
   std::vector<Verdict> verdicts() const;
 
  private:
@@ -47,9 +55,8 @@ class Engine {
     std::vector<std::pair<std::string, std::string>> fields;
   };
   emulator::Modem& target(const std::string& id);
-  void schedule_fault(int index, emulator::Duration at);
   void run_action(const scenario::Action& a);
-  void finish();
+  void finish(std::string message);
   bool matches(const Recorded& e, const scenario::Match& m) const;
   Verdict judge(const scenario::Expectation& x) const;
 
@@ -58,15 +65,14 @@ class Engine {
   emulator::Clock& clock_;
   std::vector<emulator::Modem*> modems_;
   emulator::TimePoint start_{};
+  emulator::TimePoint end_{};
   emulator::Duration duration_{};
   std::vector<Recorded> events_;
   emulator::EventLog::SubscriptionId subscription_ = 0;
   std::vector<std::unique_ptr<emulator::Timer>> timers_;
-  std::map<int, std::unique_ptr<emulator::faults::ActiveFault>> active_;  // by occurrence key
-  std::vector<emulator::faults::Rng> rngs_;                                 // one per fault
+  std::vector<std::unique_ptr<FaultTimeline>> faults_;  // one per fault of the scenario
   std::vector<std::unique_ptr<ScriptedUpdate>> updates_;
   std::vector<std::unique_ptr<Pinger>> pingers_;
-  int next_occurrence_ = 0;
   bool finished_ = false;
   std::function<void()> finished_fn_;
 };

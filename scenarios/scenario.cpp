@@ -13,13 +13,14 @@ using emulator::Duration;
 
 const std::set<std::string>& known_event_kinds() {
   static const std::set<std::string> kinds = {
-      "at", "at.unsupported", "boot", "data.context", "data.counters", "data.dhcp", "data.drop", "data.dropped", "data.fault",
-      "data.session", "data.tun",
+      "api", "at", "at.unsupported", "boot", "data.context", "data.counters", "data.dhcp", "data.drop", "data.dropped",
+      "data.fault", "data.session", "data.tun",
       "diag", "diag.framing", "error", "fault", "fault.end", "fault.refused", "fault.trait", "firehose",
       "firehose.progress", "flash", "host", "host.ping", "nv", "port.error", "port.open", "port.overflow", "port.up", "ports",
       "power", "power.functionality", "power.refused", "power.restore", "qmi", "qmi.framing", "qmi.invalid",
       "qmi.malformed", "qmi.proxy", "qmi.silence", "qmi.swallowed", "radio.cell", "radio.registration",
-      "radio.signal", "ready", "sahara", "scenario", "sierra.download", "sierra.preference", "sierra.storage", "sim", "start", "stop", "usb.missing", "usb.plug", "usb.stall",
+      "radio.signal", "ready", "sahara", "scenario", "sierra.download", "sierra.preference", "sierra.storage", "sim",
+      "start", "stop", "transport", "usb.missing", "usb.plug", "usb.stall",
       "usb.unplug", "usb.usbredir", "usb2tcp", "wds"};
   return kinds;
 }
@@ -192,6 +193,11 @@ scenario::Scenario parse_scenario(std::string_view text, const std::string& orig
   emulator::parse_text_proto(text, origin, s, tree);
   validate(s, emulator::Locator(origin, tree));
   return s;
+}
+
+void check_scenario(const scenario::Scenario& s, const std::string& origin) {
+  pb::TextFormat::ParseInfoTree no_locations;
+  validate(s, emulator::Locator(origin, no_locations));
 }
 
 scenario::Scenario load_scenario(const std::filesystem::path& file) {

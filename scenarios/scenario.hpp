@@ -16,6 +16,9 @@ using ScenarioError = emulator::TextProtoError;
 // Parses and checks; throws ScenarioError.
 scenario::Scenario parse_scenario(std::string_view text, const std::string& origin);
 scenario::Scenario load_scenario(const std::filesystem::path& file);
+// Checks a scenario built in code (the gRPC API): the same checks, errors name the field
+// ("ORIGIN: faults[0].params: ..."). Throws ScenarioError.
+void check_scenario(const scenario::Scenario& s, const std::string& origin);
 
 // The text of scenarios/default.txtpb, compiled in: what `modemu run` plays with no options.
 std::string_view default_scenario_text();

@@ -13,6 +13,8 @@ packages=(
   libpugixml-dev libcli11-dev libusbredirparser-dev
   # real clients the tests drive
   ppp comgt python3-serial socat libqmi-utils qdl
+  # the gRPC API's Python tests and example (stubs generated at test time), openssl for the TLS test
+  python3-grpcio python3-grpc-tools openssl
   # the testbed: a real kernel with real USB drivers under QEMU, and udev-based tools in it
   linux-image-amd64 busybox-static qemu-system-x86 modemmanager udev dbus polkitd tshark cpio kmod
   # USB/IP: the client (usbip attach, vhci_hcd's user side) in the testbed guest, names for its listings

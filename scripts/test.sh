@@ -65,6 +65,7 @@ step "benchmarks (short; figures only, from the debug build: bench/run.sh gives 
 ./build/debug/bench/bench_qmi_requests --short
 ./build/debug/bench/bench_scenario_engine --short
 ./build/debug/bench/bench_data_path --short
+./build/debug/bench/bench_grpc_load --short
 /usr/bin/python3 bench/testbed_bench.py --short --modemu build/debug/grpc-api/modemu
 /usr/bin/python3 bench/firehose_usb2tcp.py --short --modemu build/debug/grpc-api/modemu
 

@@ -18,5 +18,7 @@ void add_run_command(CLI::App& app, Action& action);
 void add_profiles_command(CLI::App& app, Action& action);
 void add_firmware_command(CLI::App& app, Action& action);
 void add_scenario_command(CLI::App& app, Action& action);
+void add_serve_command(CLI::App& app, Action& action);
+void add_ctl_command(CLI::App& app, Action& action);
 
 }  // namespace modemu::cli

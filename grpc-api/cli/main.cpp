@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
       "  modemu run --profile sierra-mc7455 --dev-dir /tmp/mc7455\n"
       "  modemu profiles list                        the modules modemu can be\n"
       "  modemu firmware build --profile quectel-eg12 --version EG12EAPAR01A12M4G -o DIR\n"
-      "  modemu run --scenario scenarios/f01-eg12-usb-reset-loop.txtpb --check --virtual-time\n",
+      "  modemu run --scenario scenarios/f01-eg12-usb-reset-loop.txtpb --check --virtual-time\n"
+      "  modemu serve                                host modems over the gRPC API (modemu ctl drives it)\n"
+      "  modemu ctl modems list --json\n",
       "modemu"};
   app.set_version_flag("--version", "modemu 0.1.0");
   app.require_subcommand(1);
@@ -26,6 +28,8 @@ int main(int argc, char** argv) {
   add_profiles_command(app, action);
   add_firmware_command(app, action);
   add_scenario_command(app, action);
+  add_serve_command(app, action);
+  add_ctl_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

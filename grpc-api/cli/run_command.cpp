@@ -16,15 +16,14 @@
 #include "emulator/event_log.hpp"
 #include "emulator/profile.hpp"
 #include "emulator/state_dir.hpp"
-#include "gadget/local/pty_transport.hpp"
 #include "gadget/local/qmi_proxy.hpp"
 #include "gadget/tun/tun_network.hpp"
 #include "gadget/usb2tcp/usb2tcp_server.hpp"
-#include "gadget/usbip/usbip_server.hpp"
-#include "gadget/usbredir/usbredir_server.hpp"
 #include "emulator/usb/usb_device.hpp"
+#include "gadget/usbip/usbip_server.hpp"
 #include "grpc-api/cli/commands.hpp"
 #include "grpc-api/cli/sizes.hpp"
+#include "grpc-api/server/transport.hpp"
 #include "scenarios/engine.hpp"
 #include "scenarios/fleet.hpp"
 
@@ -225,9 +224,6 @@ int run(const RunOptions& o) {
       return kExitUsage;
     }
   }
-  std::vector<std::unique_ptr<gadget::PtyTransport>> transports;
-  std::unique_ptr<em::UsbDevice> usb_device;
-  std::unique_ptr<gadget::UsbredirServer> usbredir;
   std::vector<std::unique_ptr<em::UsbDevice>> usbip_devices;
   std::unique_ptr<gadget::UsbipServer> usbip_server;
   if (usbip) {
@@ -253,18 +249,20 @@ int run(const RunOptions& o) {
       std::fprintf(stderr, "modemu run: error: %s\n", e.what());
       return kExitFailure;
     }
-  } else if (usb) {
-    usb_device = std::make_unique<em::UsbDevice>(modem);
-    if (!o.pcap.empty()) usb_device->capture_to(o.pcap);
+  }
+  std::vector<std::unique_ptr<server::Attachment>> transports;
+  for (em::Modem* m : modems) {
+    server::TransportSpec spec;
+    if (usb && !usbip) {
+      spec = {server::TransportSpec::Kind::kUsbredir, {}, o.listen, o.pcap};
+    } else if (o.transport == "local") {
+      spec = {server::TransportSpec::Kind::kLocal, dev_dir_for(o, state_root, m->id(), several), {}, {}};
+    }
     try {
-      usbredir = std::make_unique<gadget::UsbredirServer>(io, *usb_device, o.listen);
+      transports.push_back(std::make_unique<server::Attachment>(io, *m, spec));
     } catch (const std::invalid_argument& e) {
       std::fprintf(stderr, "modemu run: error: %s\n", e.what());
       return kExitUsage;
-    }
-  } else if (o.transport == "local") {
-    for (em::Modem* m : modems) {
-      transports.push_back(std::make_unique<gadget::PtyTransport>(io, *m, dev_dir_for(o, state_root, m->id(), several)));
     }
   }
   std::unique_ptr<gadget::QmiProxyServer> proxy;
@@ -289,22 +287,20 @@ int run(const RunOptions& o) {
                          modem.id(), usb2tcp->address(), usb2tcp->address()),
              {{"address", usb2tcp->address()}});
   }
-  for (em::Modem* const& m : modems) {
+  for (std::size_t i = 0; i < modems.size(); ++i) {
+    em::Modem* m = modems[i];
     const auto& p = m->profile();
     fs::path dev_dir = dev_dir_for(o, state_root, m->id(), several);
-    const std::size_t index = static_cast<std::size_t>(&m - &modems.front());
     std::string where = usbip_server ? fmt::format("USB/IP on {}, bus id {} (usbip attach -r HOST -b {})",
-                                                   usbip_server->address(), usbip_server->busid(index),
-                                                   usbip_server->busid(index))
-                        : usb                    ? fmt::format("usbredir on {}", o.listen)
-                        : o.transport == "local" ? fmt::format("ports in {}", dev_dir.string())
-                                                  : std::string("no transport");
+                                                   usbip_server->address(), usbip_server->busid(i),
+                                                   usbip_server->busid(i))
+                                     : transports[i]->where();
     std::vector<std::pair<std::string, std::string>> fields = {
         {"modem", m->id()}, {"profile", p.name()}, {"firmware", m->firmware().version()},
         {"dev_dir", dev_dir.string()}, {"pid", std::to_string(::getpid())}};
     if (usbip_server) {
       fields.emplace_back("listen", usbip_server->address());
-      fields.emplace_back("busid", usbip_server->busid(index));
+      fields.emplace_back("busid", usbip_server->busid(i));
     }
     log.emit("", "start",
              fmt::format("{} ({}), firmware {}, state in {}, {}; Ctrl-C stops", m->id(), p.description(),
@@ -330,8 +326,6 @@ int run(const RunOptions& o) {
     fleet.power_off_all(cause);
     proxy.reset();
     transports.clear();
-    usbredir.reset();
-    usb_device.reset();
     usbip_server.reset();
     usbip_devices.clear();
     cut_signal.cancel();
