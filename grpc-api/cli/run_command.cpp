@@ -1,11 +1,13 @@
 // `modemu run`: start a modem and serve it on a transport until Ctrl-C.
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -16,6 +18,7 @@
 #include "emulator/event_log.hpp"
 #include "emulator/profile.hpp"
 #include "emulator/state_dir.hpp"
+#include "gadget/functionfs/functionfs_gadget.hpp"
 #include "gadget/local/pty_transport.hpp"
 #include "gadget/local/qmi_proxy.hpp"
 #include "gadget/usb2tcp/usb2tcp_server.hpp"
@@ -57,7 +60,28 @@ struct RunOptions {
   double speed = 1.0;
   bool virtual_time = false;
   bool default_scenario = false;  // nothing chose a modem: the default scenario (a short F1)
+  std::string udc;                // --transport gadget: the USB device controller
+  std::string gadget_interfaces;  // --transport gadget: N,N,... (a reduced composition)
 };
+
+// --gadget-interfaces "2,4": interface numbers, or nullopt with the reason in `error`.
+std::optional<std::set<std::uint8_t>> parse_interface_list(const std::string& text, std::string& error) {
+  std::set<std::uint8_t> out;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || value > 255) {
+      error = fmt::format("\"{}\" is not an interface number (0-255)", item);
+      return std::nullopt;
+    }
+    out.insert(static_cast<std::uint8_t>(value));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return out;
+}
 
 // Where a modem's port links go: --dev-dir (a subdirectory per modem when there are several),
 // else STATE-DIR/ID/dev.
@@ -99,6 +123,27 @@ int run(const RunOptions& o) {
     std::fprintf(stderr, "modemu run: error: a real kernel attached over usbredir needs real time (use --speed)\n");
     return kExitUsage;
   }
+  // --- the FunctionFS gadget (gadget/functionfs): its own checks ---
+  const bool gadget = o.transport == "gadget";
+  std::set<std::uint8_t> gadget_interfaces;
+  if (!gadget && (!o.udc.empty() || !o.gadget_interfaces.empty())) {
+    std::fprintf(stderr, "modemu run: error: --udc and --gadget-interfaces go with --transport gadget\n");
+    return kExitUsage;
+  }
+  if (gadget) {
+    std::string error;
+    auto list = parse_interface_list(o.gadget_interfaces, error);
+    if (!list) {
+      std::fprintf(stderr, "modemu run: error: --gadget-interfaces: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    gadget_interfaces = *list;
+    if (o.virtual_time || o.qmi_proxy) {
+      std::fprintf(stderr, "modemu run: error: --transport gadget serves a real USB host: no --virtual-time, and "
+                           "no --qmi-proxy (the host's qmi-proxy reaches its /dev/cdc-wdm0)\n");
+      return kExitUsage;
+    }
+  }
   std::optional<scenario::Scenario> sc;
   if (o.default_scenario) {
     sc = scenarios::parse_scenario(scenarios::default_scenario_text(), "the default scenario");
@@ -109,9 +154,9 @@ int run(const RunOptions& o) {
       std::fprintf(stderr, "modemu run: error: %s\n", e.what());
       return kExitUsage;
     }
-    if (usb && sc->modems_size() > 1) {
-      std::fprintf(stderr, "modemu run: error: usbredir serves one modem per process; the scenario has %d\n",
-                   sc->modems_size());
+    if ((usb || gadget) && sc->modems_size() > 1) {
+      std::fprintf(stderr, "modemu run: error: %s serves one modem per process; the scenario has %d\n",
+                   o.transport.c_str(), sc->modems_size());
       return kExitUsage;
     }
   }
@@ -209,6 +254,7 @@ int run(const RunOptions& o) {
   std::vector<std::unique_ptr<gadget::PtyTransport>> transports;
   std::unique_ptr<em::UsbDevice> usb_device;
   std::unique_ptr<gadget::UsbredirServer> usbredir;
+  std::unique_ptr<gadget::FunctionFsGadget> ffs_gadget;
   if (usb) {
     usb_device = std::make_unique<em::UsbDevice>(modem);
     if (!o.pcap.empty()) usb_device->capture_to(o.pcap);
@@ -217,6 +263,18 @@ int run(const RunOptions& o) {
     } catch (const std::invalid_argument& e) {
       std::fprintf(stderr, "modemu run: error: %s\n", e.what());
       return kExitUsage;
+    }
+  } else if (gadget) {
+    usb_device = std::make_unique<em::UsbDevice>(modem);
+    gadget::FunctionFsGadget::Options go;
+    go.udc = o.udc;
+    go.interfaces = gadget_interfaces;
+    go.mount_root = state_root / modem.id() / "functionfs";
+    try {
+      ffs_gadget = std::make_unique<gadget::FunctionFsGadget>(io, *usb_device, go);
+    } catch (const gadget::GadgetError& e) {
+      std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+      return kExitFailure;
     }
   } else if (o.transport == "local") {
     for (em::Modem* m : modems) {
@@ -249,6 +307,7 @@ int run(const RunOptions& o) {
     const auto& p = m->profile();
     fs::path dev_dir = dev_dir_for(o, state_root, m->id(), several);
     std::string where = usb                       ? fmt::format("usbredir on {}", o.listen)
+                        : ffs_gadget             ? fmt::format("USB gadget {} on {}", ffs_gadget->name(), ffs_gadget->udc())
                         : o.transport == "local" ? fmt::format("ports in {}", dev_dir.string())
                                                   : std::string("no transport");
     log.emit("", "start",
@@ -277,6 +336,7 @@ int run(const RunOptions& o) {
     proxy.reset();
     transports.clear();
     usbredir.reset();
+    ffs_gadget.reset();
     usb_device.reset();
     cut_signal.cancel();
     log.emit("", "stop", fmt::format("stopped ({})", cause));
@@ -334,7 +394,8 @@ void add_run_command(CLI::App& app, Action& action) {
       "  modemu run --qmi-proxy --dev-dir /tmp/m                    then: qmicli -p -d /tmp/m/cdc-wdm0 --dms-get-ids\n"
       "  modemu run -t usbredir --listen unix:/tmp/ec25.sock --pcap ec25.pcap\n"
       "      then: qemu-system-x86_64 ... -device qemu-xhci -chardev socket,id=m,path=/tmp/ec25.sock,reconnect=1\n"
-      "            -device usb-redir,chardev=m\n\n"
+      "            -device usb-redir,chardev=m\n"
+      "  modemu run -p quectel-ec25 -t gadget --udc usbip-vudc.0      (as root; see docs/gadget.md)\n\n"
       "Local ports are named like the Linux nodes of the real module (Quectel: ttyUSB0 DM, ttyUSB1\n"
       "NMEA, ttyUSB2 AT, ttyUSB3 AT/modem; Sierra: ttyUSB0 DM, ttyUSB1 NMEA, ttyUSB2 AT), and\n"
       "cdc-wdm0 (cdc-wdm1 on Sierra) is the QMI control channel as raw QMUX (qmicli --device-open-qmi).\n"
@@ -343,8 +404,9 @@ void add_run_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--transport,-t", o->transport,
                   "How the host reaches the modem: local (pseudo-terminals), usbredir (a QEMU guest's USB, "
-                  "with --listen), none (only the scenario's scripted host)")
-      ->check(CLI::IsMember({"local", "usbredir", "none"}))
+                  "with --listen), gadget (a USB gadget on this machine's device controller, through "
+                  "configfs and FunctionFS; root), none (only the scenario's scripted host)")
+      ->check(CLI::IsMember({"local", "usbredir", "gadget", "none"}))
       ->capture_default_str();
   cmd->add_option("--listen", o->listen,
                   "Where a USB transport listens: unix:PATH or tcp:HOST:PORT (HOST defaults to 127.0.0.1)");
@@ -352,6 +414,15 @@ void add_run_command(CLI::App& app, Action& action) {
                   "Serve the DM interface, and the EDL interface after the switch, over QFirehose's TCP framing "
                   "on ADDR:PORT, a numeric IPv4 address (QFirehose -p ADDR:9008); works beside --transport")
       ->type_name("ADDR:PORT");
+  cmd->add_option("--udc", o->udc,
+                  "With --transport gadget: the USB device controller to bind (a name in /sys/class/udc); "
+                  "default: the only one there")
+      ->type_name("NAME");
+  cmd->add_option("--gadget-interfaces", o->gadget_interfaces,
+                  "With --transport gadget: serve only these interfaces of each composition (e.g. 2,4: AT and QMI "
+                  "of a Quectel module), numbered 0, 1, ... on the bus; for controllers with few endpoints such as "
+                  "dummy_hcd. A composition with none of them (EDL) is served whole")
+      ->type_name("N,N,...");
   cmd->add_option("--pcap", o->pcap, "Write every USB transfer to FILE (usbmon pcap, for Wireshark / tshark)");
   cmd->add_option("--dev-dir", o->dev_dir,
                   "Directory for the port links (ttyUSB0 ...); default: STATE-DIR/ID/dev");

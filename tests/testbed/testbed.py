@@ -35,6 +35,11 @@ DEFAULT_CACHE = os.environ.get("MODEMU_TESTBED_CACHE", os.path.join(ROOT, "build
 MODULES = ["usb-common", "usbcore", "xhci-hcd", "xhci-pci", "usbserial", "usb_wwan", "option", "qcserial",
            "mii", "usbnet", "cdc-wdm", "qmi_wwan", "cdc_ether"]
 
+# The gadget side (tests that run modemu in the guest, --transport gadget): in the image, loaded by
+# gadget_setup, not at boot, so other tests keep their bus numbering.
+GADGET_MODULES = ["configfs", "libcomposite", "usb_f_fs", "dummy_hcd", "usbip-core", "usbip-vudc", "vhci-hcd"]
+GADGET_BINARIES = ["/usr/sbin/usbip", "/usr/sbin/usbipd"]
+
 BINARIES = [
     "/usr/bin/qmicli", "/usr/libexec/qmi-proxy", "/usr/bin/mmcli", "/usr/sbin/ModemManager",
     "/usr/lib/systemd/systemd-udevd", "/usr/bin/udevadm", "/usr/bin/dbus-daemon", "/usr/lib/polkit-1/polkitd",
@@ -91,6 +96,42 @@ at() {
 # hotplug N / unplug N: ask the host to attach (detach) hot-plug device N through QEMU's monitor.
 hotplug() { echo "@@HOTPLUG $1@@"; }
 unplug() { echo "@@UNPLUG $1@@"; }
+# gadget_setup vudc|dummy: configfs and a UDC for modemu's gadget transport: usbip-vudc looped
+# back through vhci_hcd (usbipd in device mode; keep_vudc_attached re-attaches after every
+# rebind), or dummy_hcd (few endpoints: reduced compositions). Recipe: transports.md section 3.
+gadget_setup() {
+  for m in $(cat /etc/testbed-gadget-modules); do
+    case $m in
+      *dummy_hcd*) [ "$1" = dummy ] || continue ;;
+      *usbip*|*vhci*) [ "$1" = vudc ] || continue ;;
+    esac
+    insmod "$m" 2>/dev/null
+  done
+  mount -t configfs none /sys/kernel/config
+  if [ "$1" = vudc ]; then
+    ip link set lo up
+    usbipd --device -4 -D
+  fi
+}
+keep_vudc_attached() {
+  while :; do
+    if [ "$(cat /sys/devices/platform/usbip-vudc.0/usbip_status 2>/dev/null)" = 1 ] \
+       && grep -qs . /sys/kernel/config/usb_gadget/*/UDC; then
+      usbip attach -r 127.0.0.1 -d usbip-vudc.0 >/dev/null 2>&1
+    fi
+    usleep 100000
+  done
+}
+# modemu_start ARGS...: the emulator shipped into the guest by the test; events in /tmp/modemu.log
+modemu_start() {
+  MODEMU_PROFILE_PATH=/modemu/profiles /modemu/modemu run --state-dir /tmp/modemu-state "$@" > /tmp/modemu.log 2>&1 &
+  echo $! > /tmp/modemu.pid
+}
+# modemu_stop: SIGTERM, and its exit code
+modemu_stop() {
+  kill -TERM $(cat /tmp/modemu.pid) 2>/dev/null
+  wait $(cat /tmp/modemu.pid)
+}
 start_udev() {
   mkdir -p /run/udev
   /usr/lib/systemd/systemd-udevd --daemon --resolve-names=early
@@ -226,7 +267,7 @@ def inputs_key(kver):
     with open(__file__, "rb") as f:
         h.update(f.read())
     h.update(kver.encode())
-    for p in BINARIES + [f"/boot/vmlinuz-{kver}", "/bin/busybox"]:
+    for p in BINARIES + GADGET_BINARIES + [f"/boot/vmlinuz-{kver}", "/bin/busybox"]:
         if os.path.exists(p):
             st = os.stat(p)
             h.update(f"{p}:{st.st_size}:{int(st.st_mtime)}".encode())
@@ -241,7 +282,7 @@ def build(cache=DEFAULT_CACHE, verbose=True):
     vmlinux, base = os.path.join(out, "vmlinux"), os.path.join(out, "base.cpio")
     if os.path.exists(vmlinux) and os.path.exists(base):
         return vmlinux, base
-    missing = [b for b in BINARIES if not os.path.exists(b)]
+    missing = [b for b in BINARIES + GADGET_BINARIES if not os.path.exists(b)]
     if missing:
         sys.exit("testbed: missing " + ", ".join(missing) + ": run scripts/install-deps.sh")
     t0 = time.monotonic()
@@ -273,8 +314,17 @@ def build(cache=DEFAULT_CACHE, verbose=True):
         path, _ = deps[m]
         if path not in order:
             order.append(path)
+    gadget_order = []
+
+    def with_deps(path):
+        for dep in reversed(deps[os.path.basename(path).split(".ko")[0].replace("_", "-")][1]):
+            with_deps(dep)
+        if path not in order and path not in gadget_order:
+            gadget_order.append(path)
+    for m in GADGET_MODULES:
+        with_deps(deps[m.replace("_", "-")][0])
     modroot = os.path.join(tmp, "modroot")
-    for path in order:
+    for path in order + gadget_order:
         dest = os.path.join(modroot, "lib", "modules", kver, path)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copy(os.path.join(moddir, path), dest)
@@ -287,10 +337,12 @@ def build(cache=DEFAULT_CACHE, verbose=True):
             full = os.path.join(dirpath, f)
             c.file("usr" + full[len(modroot):], read_file(full))
     c.file("etc/testbed-modules", "\n".join(f"/lib/modules/{kver}/{p}" for p in order).encode() + b"\n")
+    c.file("etc/testbed-gadget-modules", "\n".join(f"/lib/modules/{kver}/{p}" for p in gadget_order).encode() + b"\n")
     # programs, their libraries, their data
-    for b in BINARIES:
+    for b in BINARIES + GADGET_BINARIES:
         c.copy(b)
-    for lib in libraries(BINARIES + glob.glob("/usr/lib/x86_64-linux-gnu/ModemManager/*.so")):
+    c.file("usr/share/hwdata/usb.ids", read_file("/usr/share/misc/usb.ids"))
+    for lib in libraries(BINARIES + GADGET_BINARIES + glob.glob("/usr/lib/x86_64-linux-gnu/ModemManager/*.so")):
         c.copy(lib)
     for t in TREES:
         if os.path.exists(t):
@@ -316,6 +368,33 @@ def build(cache=DEFAULT_CACHE, verbose=True):
         print(f"testbed: built guest for kernel {kver} in {time.monotonic() - t0:.1f}s ({size:.0f} MB initramfs) in {out}",
               file=sys.stderr)
     return vmlinux, base
+
+
+def modemu_overlay(modemu, cache=DEFAULT_CACHE):
+    """A cpio with `modemu` (stripped) at /modemu/modemu, its libraries and the profiles at
+    /modemu/profiles, to append to the guest (guest_lib: modemu_start). Cached per binary."""
+    st = os.stat(modemu)
+    profiles = sorted(glob.glob(os.path.join(ROOT, "emulator", "profiles", "*.txtpb")))
+    h = hashlib.sha256(f"{os.path.abspath(modemu)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for p in profiles:
+        h.update(read_file(p))
+    path = os.path.join(cache, "modemu-" + h.hexdigest()[:16] + ".cpio")
+    if os.path.exists(path):
+        return path
+    os.makedirs(cache, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="testbed-modemu-", dir=cache) as d:
+        stripped = os.path.join(d, "modemu")
+        subprocess.run(["strip", "-o", stripped, modemu], check=True)
+        c = Cpio()
+        c.file("modemu/modemu", read_file(stripped), 0o755)
+        for p in profiles:
+            c.file("modemu/profiles/" + os.path.basename(p), read_file(p))
+        for lib in libraries([modemu]):
+            c.copy(lib)
+        with open(path + ".tmp", "wb") as f:
+            f.write(c.finish())
+        os.rename(path + ".tmp", path)
+    return path
 
 
 class Qmp:
@@ -352,9 +431,10 @@ class Qmp:
         self.sock.close()
 
 
-def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=(), files=None):
+def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=(), files=None, overlays=()):
     """Runs `script` (shell text) in the guest with a usb-redir device per socket.
-    `files` maps guest paths to (bytes, mode) to add for this run.
+    `files` maps guest paths to (bytes, mode) to add for this run; `overlays` are cpio files
+    appended as they are (modemu_overlay).
     `hotplug` sockets are attached through QEMU's monitor when the script calls `hotplug N`
     (N: index in `hotplug`), and detached by `unplug N`, as an operator would on a running VM.
     Returns (exit code, the script's output, the whole console)."""
@@ -367,6 +447,8 @@ def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False,
         initrd = os.path.join(d, "initrd.cpio")
         with open(initrd, "wb") as f:
             f.write(read_file(base))
+            for overlay in overlays:
+                f.write(read_file(overlay))
             f.write(c.finish())
         qmp_path = os.path.join(d, "qmp.sock")
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "384",

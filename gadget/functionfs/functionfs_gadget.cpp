@@ -1,0 +1,579 @@
+#include "gadget/functionfs/functionfs_gadget.hpp"
+
+#include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <linux/usb/functionfs.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <usbg/usbg.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <fmt/format.h>
+
+#include "gadget/functionfs/ffs_layout.hpp"
+
+namespace modemu::gadget {
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using protocols::Bytes;
+
+namespace {
+
+// Linux AIO through the raw system calls (no libaio): FunctionFS endpoint files complete
+// asynchronous reads and writes this way, and signal each completion on an eventfd.
+long aio_setup(unsigned n, aio_context_t* ctx) { return syscall(SYS_io_setup, n, ctx); }
+long aio_destroy(aio_context_t ctx) { return syscall(SYS_io_destroy, ctx); }
+long aio_submit(aio_context_t ctx, long n, iocb** cbs) { return syscall(SYS_io_submit, ctx, n, cbs); }
+long aio_getevents(aio_context_t ctx, long min, long max, io_event* events, timespec* timeout) {
+  return syscall(SYS_io_getevents, ctx, min, max, events, timeout);
+}
+
+constexpr std::size_t kBulkTransfer = 16384;  // bytes per bulk transfer, either way
+constexpr unsigned kAioSlots = 64;
+
+std::string error_text(int e) { return std::strerror(e); }
+
+std::vector<std::string> list_udcs() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/sys/class/udc", ec)) out.push_back(entry.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+struct Mount {
+  std::string source, target, type;
+};
+
+std::vector<Mount> mounts() {
+  std::vector<Mount> out;
+  std::ifstream f("/proc/self/mounts");
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream s(line);
+    Mount m;
+    s >> m.source >> m.target >> m.type;
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::string usbg_text(int rc) { return fmt::format("{} ({})", usbg_strerror(static_cast<usbg_error>(rc)), rc); }
+
+}  // namespace
+
+std::string gadget_name_for(const std::string& modem_id) {
+  // A FunctionFS instance name is at most 40 bytes with its NUL (f_fs.c MAX_INST_NAME_LEN); the
+  // instances are NAME_ifN.
+  std::string id;
+  for (char c : modem_id) id += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '-';
+  return "modemu-" + id.substr(0, 26);
+}
+
+namespace {
+
+struct Endpoint {
+  std::uint8_t address = 0;  // the profile's
+  std::size_t function = 0;
+  int fd = -1;
+  bool in = false;
+  bool interrupt = false;
+  bool busy = false;  // a transfer is with the kernel
+  bool held = false;  // `buffer` is IN data not delivered yet (sent again after ESHUTDOWN)
+  bool zlp = false;   // a zero-length packet ends the transfer just sent
+  std::uint16_t max_packet = 512;
+  Bytes buffer;
+  iocb cb{};
+};
+
+struct Function {
+  ffs::Function layout;
+  std::string instance;
+  fs::path mount;
+  bool mounted = false;
+  std::unique_ptr<asio::posix::stream_descriptor> ep0;
+  bool enabled = false;
+  std::vector<std::size_t> endpoints;  // indexes into Build::endpoints, ep1..epN
+};
+
+// One gadget, from its creation in configfs to its removal.
+struct Build {
+  usbg_gadget* gadget = nullptr;
+  bool bound = false;
+  bool configured = false;
+  std::vector<Function> functions;
+  std::vector<Endpoint> endpoints;  // never resized once I/O starts: iocbs point into it
+  std::map<std::uint8_t, std::size_t> by_address;
+  aio_context_t aio = 0;
+  std::unique_ptr<asio::posix::stream_descriptor> completions;
+  std::uint64_t counter = 0;
+};
+
+}  // namespace
+
+struct FunctionFsGadget::Impl {
+  asio::io_context& io;
+  emulator::UsbDevice& device;
+  Options options;
+  usbg_state* state = nullptr;
+  usbg_udc* udc = nullptr;
+  std::string udc_name;
+  std::shared_ptr<Build> build;
+
+  Impl(asio::io_context& context, emulator::UsbDevice& d, Options o) : io(context), device(d), options(std::move(o)) {}
+
+  void event(const std::string& text) { device.modem().event("usb.gadget", text); }
+
+  void open_configfs() {
+    int rc = usbg_init(options.configfs.c_str(), &state);
+    if (rc == USBG_ERROR_NOT_FOUND) {
+      throw GadgetError(fmt::format(
+          "--transport gadget: no {}/usb_gadget: mount configfs (mount -t configfs none {}) and load "
+          "libcomposite and usb_f_fs (modprobe libcomposite usb_f_fs)",
+          options.configfs, options.configfs));
+    }
+    if (rc == USBG_ERROR_NO_ACCESS) {
+      throw GadgetError(fmt::format("--transport gadget: no access to {}/usb_gadget: it needs root", options.configfs));
+    }
+    if (rc != USBG_SUCCESS) {
+      throw GadgetError(fmt::format("--transport gadget: cannot read {}/usb_gadget: {}", options.configfs, usbg_text(rc)));
+    }
+    auto udcs = list_udcs();
+    if (options.udc.empty()) {
+      if (udcs.empty()) {
+        throw GadgetError(
+            "--transport gadget: no USB device controller in /sys/class/udc: this machine needs a device-mode "
+            "port, or load dummy_hcd (modprobe dummy_hcd) or usbip-vudc (modprobe usbip-vudc)");
+      }
+      if (udcs.size() > 1) {
+        std::string names;
+        for (const auto& u : udcs) names += (names.empty() ? "" : ", ") + u;
+        throw GadgetError(fmt::format("--transport gadget: several USB device controllers ({}): choose one with --udc NAME",
+                                      names));
+      }
+      udc_name = udcs.front();
+    } else {
+      udc_name = options.udc;
+    }
+    udc = usbg_get_udc(state, udc_name.c_str());
+    if (udc == nullptr) {
+      std::string names;
+      for (const auto& u : udcs) names += (names.empty() ? "" : ", ") + u;
+      throw GadgetError(fmt::format("--udc {}: no such USB device controller in /sys/class/udc (there: {})", udc_name,
+                                    names.empty() ? "none" : names));
+    }
+  }
+
+  // A gadget of our name is ours: left by a run that was killed before it could clean up.
+  void remove_leftover() {
+    usbg_gadget* g = usbg_get_gadget(state, options.name.c_str());
+    if (g != nullptr) usbg_disable_gadget(g);
+    std::string prefix = options.name + "_if";
+    for (const auto& m : mounts()) {
+      if (m.type == "functionfs" && m.source.rfind(prefix, 0) == 0) {
+        if (::umount2(m.target.c_str(), MNT_DETACH) != 0) {
+          throw GadgetError(fmt::format("cannot unmount the FunctionFS {} left at {}: {}", m.source, m.target, error_text(errno)));
+        }
+      }
+    }
+    if (g != nullptr) {
+      int rc = usbg_rm_gadget(g, USBG_RM_RECURSE);
+      if (rc != USBG_SUCCESS) {
+        throw GadgetError(fmt::format("cannot remove the gadget {} left by an earlier run: {}", options.name, usbg_text(rc)));
+      }
+      event(fmt::format("removed the gadget {} left by an earlier run", options.name));
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& what) {
+    destroy();
+    throw GadgetError(what);
+  }
+
+  void create() {
+    auto b = std::make_shared<Build>();
+    build = b;
+    const auto& d = device.device_descriptor();
+    const auto& config = device.configuration();
+    usbg_gadget_attrs attrs{d.bcdUSB, d.bDeviceClass, d.bDeviceSubClass, d.bDeviceProtocol, d.bMaxPacketSize0,
+                            d.idVendor, d.idProduct, d.bcdDevice};
+    std::string manufacturer = device.string_for(d.iManufacturer), product = device.string_for(d.iProduct),
+                serial = device.string_for(d.iSerialNumber);
+    usbg_gadget_strs strs{manufacturer.data(), product.data(), serial.data()};
+    int rc = usbg_create_gadget(state, options.name.c_str(), &attrs, &strs, &b->gadget);
+    if (rc != USBG_SUCCESS) fail(fmt::format("cannot create the gadget {} in configfs: {}", options.name, usbg_text(rc)));
+    usbg_config_attrs cattrs{config.bmAttributes, 0};
+    usbg_config* c = nullptr;
+    rc = usbg_create_config(b->gadget, 1, "c", &cattrs, nullptr, &c);
+    if (rc == USBG_SUCCESS) rc = usbg_set_config_max_power(c, config.bMaxPower * 2);  // configfs: mA
+    if (rc != USBG_SUCCESS) fail(fmt::format("cannot create the gadget's configuration: {}", usbg_text(rc)));
+
+    for (auto& layout : ffs::split(config, options.interfaces)) {
+      Function f;
+      f.instance = fmt::format("{}_if{}", options.name, layout.interface_number);
+      f.mount = options.mount_root / fmt::format("if{}", layout.interface_number);
+      f.layout = std::move(layout);
+      b->functions.push_back(std::move(f));
+    }
+    for (std::size_t i = 0; i < b->functions.size(); ++i) {
+      Function& f = b->functions[i];
+      usbg_function* uf = nullptr;
+      rc = usbg_create_function(b->gadget, USBG_F_FFS, f.instance.c_str(), nullptr, &uf);
+      if (rc != USBG_SUCCESS) {
+        fail(fmt::format("cannot create the FunctionFS function {}: {} (is usb_f_fs loaded? modprobe usb_f_fs)", f.instance,
+                         usbg_text(rc)));
+      }
+      rc = usbg_add_config_function(c, f.instance.c_str(), uf);
+      if (rc != USBG_SUCCESS) fail(fmt::format("cannot add {} to the configuration: {}", f.instance, usbg_text(rc)));
+      std::error_code ec;
+      fs::create_directories(f.mount, ec);
+      if (::mount(f.instance.c_str(), f.mount.c_str(), "functionfs", 0, nullptr) != 0) {
+        fail(fmt::format("cannot mount FunctionFS {} on {}: {}", f.instance, f.mount.string(), error_text(errno)));
+      }
+      f.mounted = true;
+      int ep0 = ::open((f.mount / "ep0").c_str(), O_RDWR | O_CLOEXEC);
+      if (ep0 < 0) fail(fmt::format("cannot open {}: {}", (f.mount / "ep0").string(), error_text(errno)));
+      f.ep0 = std::make_unique<asio::posix::stream_descriptor>(io, ep0);
+      auto descs = ffs::descriptors(f.layout);
+      auto strings = ffs::strings();
+      if (::write(ep0, descs.data(), descs.size()) != static_cast<ssize_t>(descs.size())) {
+        fail(fmt::format("FunctionFS refused the descriptors of interface {}: {}", f.layout.interface_number,
+                         error_text(errno)));
+      }
+      if (::write(ep0, strings.data(), strings.size()) != static_cast<ssize_t>(strings.size())) {
+        fail(fmt::format("FunctionFS refused the strings of interface {}: {}", f.layout.interface_number, error_text(errno)));
+      }
+      for (std::size_t n = 0; n < f.layout.endpoints.size(); ++n) {
+        Endpoint e;
+        e.address = f.layout.endpoints[n];
+        e.function = i;
+        e.in = (e.address & 0x80) != 0;
+        auto it = device.endpoints().find(e.address);
+        if (it != device.endpoints().end()) {
+          e.interrupt = (it->second.descriptor.bmAttributes & 3) == 3;
+          e.max_packet = it->second.descriptor.wMaxPacketSize;
+        }
+        auto path = f.mount / fmt::format("ep{}", n + 1);
+        // O_NONBLOCK: a transfer on an endpoint the host has not enabled fails with EAGAIN
+        // instead of waiting in the kernel.
+        e.fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (e.fd < 0) fail(fmt::format("cannot open {}: {}", path.string(), error_text(errno)));
+        f.endpoints.push_back(b->endpoints.size());
+        b->by_address[e.address] = b->endpoints.size();
+        b->endpoints.push_back(std::move(e));
+      }
+    }
+    if (aio_setup(kAioSlots, &b->aio) != 0) fail(fmt::format("io_setup: {}", error_text(errno)));
+    int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) fail(fmt::format("eventfd: {}", error_text(errno)));
+    b->completions = std::make_unique<asio::posix::stream_descriptor>(io, efd);
+    rc = usbg_enable_gadget(b->gadget, udc);
+    if (rc != USBG_SUCCESS) {
+      fail(fmt::format("cannot bind the gadget to {}: {} (is another gadget bound to it?)", udc_name, usbg_text(rc)));
+    }
+    b->bound = true;
+    std::string layout;
+    for (const auto& f : b->functions) {
+      layout += fmt::format("{}{}", layout.empty() ? "" : " ", f.layout.interface_number);
+      if (f.layout.real_number != f.layout.interface_number) layout += fmt::format("->{}", f.layout.real_number);
+    }
+    device.modem().event("usb.gadget",
+                         fmt::format("gadget {} {:04x}:{:04x} bound to {} (interfaces {})", options.name, d.idVendor,
+                                     d.idProduct, udc_name, layout),
+                         {{"udc", udc_name}, {"vid", fmt::format("{:04x}", d.idVendor)}, {"pid", fmt::format("{:04x}", d.idProduct)}});
+    for (std::size_t i = 0; i < b->functions.size(); ++i) wait_ep0(b, i);
+    wait_completions(b);
+  }
+
+  void destroy() {
+    auto b = std::move(build);
+    if (!b) return;
+    if (b->gadget != nullptr && b->bound) usbg_disable_gadget(b->gadget);
+    // Unbinding ended every transfer (ESHUTDOWN); io_destroy collects them.
+    if (b->aio != 0) aio_destroy(b->aio);
+    boost::system::error_code ec;
+    if (b->completions) b->completions->close(ec);
+    for (auto& e : b->endpoints) {
+      if (e.fd >= 0) ::close(e.fd);
+    }
+    for (auto& f : b->functions) {
+      if (f.ep0) f.ep0->close(ec);
+      if (f.mounted && ::umount2(f.mount.c_str(), 0) != 0) ::umount2(f.mount.c_str(), MNT_DETACH);
+      std::error_code fec;
+      fs::remove(f.mount, fec);
+    }
+    if (b->gadget != nullptr) {
+      int rc = usbg_rm_gadget(b->gadget, USBG_RM_RECURSE);
+      if (rc != USBG_SUCCESS) event(fmt::format("cannot remove the gadget {}: {}", options.name, usbg_text(rc)));
+    }
+    if (b->bound) event(fmt::format("gadget {} unbound from {} and removed", options.name, udc_name));
+  }
+
+  // --- ep0: events and setup requests ---
+
+  void wait_ep0(const std::shared_ptr<Build>& b, std::size_t fi) {
+    std::weak_ptr<Build> weak = b;
+    b->functions[fi].ep0->async_wait(asio::posix::stream_descriptor::wait_read,
+                                     [this, weak, fi](const boost::system::error_code& ec) {
+                                       auto live = weak.lock();
+                                       if (!live || live != build || ec) return;
+                                       read_ep0(live, fi);
+                                     });
+  }
+
+  void read_ep0(const std::shared_ptr<Build>& b, std::size_t fi) {
+    std::array<std::uint8_t, ffs::kEventSize * 8> buf{};
+    int fd = b->functions[fi].ep0->native_handle();
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      event(fmt::format("reading events of interface {}: {}", b->functions[fi].layout.interface_number, error_text(errno)));
+      return;
+    }
+    for (const auto& e : ffs::parse_events(protocols::ByteView(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0))) {
+      handle(b, fi, e);
+      if (b != build) return;  // the request made the modem leave the bus
+    }
+    wait_ep0(b, fi);
+  }
+
+  void handle(const std::shared_ptr<Build>& b, std::size_t fi, const ffs::Event& e) {
+    Function& f = b->functions[fi];
+    switch (e.type) {
+      case ffs::EventType::kEnable: enable(b, fi); break;
+      case ffs::EventType::kDisable:
+      case ffs::EventType::kUnbind: f.enabled = false; break;
+      case ffs::EventType::kSetup: setup(f, e.setup); break;
+      default: break;
+    }
+  }
+
+  void setup(Function& f, const protocols::usb::SetupPacket& s) {
+    int fd = f.ep0->native_handle();
+    std::uint8_t none = 0;
+    if (s.device_to_host()) {
+      auto a = ffs::answer_setup(device, f.layout, s, {});
+      if (a.stall) {
+        (void)!::read(fd, &none, 0);  // the wrong direction stalls (f_fs.c)
+        return;
+      }
+      if (a.data.size() > s.wLength) a.data.resize(s.wLength);
+      if (::write(fd, a.data.data(), a.data.size()) < 0 && errno != EIDRM) {
+        event(fmt::format("ep0 reply to request {:02x} on interface {}: {}", s.bRequest, f.layout.interface_number,
+                          error_text(errno)));
+      }
+      return;
+    }
+    if (s.wLength == 0) {
+      auto a = ffs::answer_setup(device, f.layout, s, {});
+      // A zero-length read acknowledges the status stage; a write (the wrong direction) stalls.
+      if (a.stall) {
+        (void)!::write(fd, &none, 0);
+      } else {
+        (void)!::read(fd, &none, 0);
+      }
+      return;
+    }
+    Bytes data(s.wLength);
+    ssize_t n = ::read(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno != EIDRM) {
+        event(fmt::format("ep0 data of request {:02x} on interface {}: {}", s.bRequest, f.layout.interface_number,
+                          error_text(errno)));
+      }
+      return;
+    }
+    data.resize(static_cast<std::size_t>(n));
+    ffs::answer_setup(device, f.layout, s, data);  // the status stage is done: a refusal shows as a usb.stall event
+  }
+
+  void enable(const std::shared_ptr<Build>& b, std::size_t fi) {
+    Function& f = b->functions[fi];
+    f.enabled = true;
+    // The real interface number, as the host sees it (FUNCTIONFS_INTERFACE_REVMAP maps a real
+    // number to the function's own index).
+    int fd = f.ep0->native_handle();
+    for (int real = 0; real < 32; ++real) {
+      if (::ioctl(fd, FUNCTIONFS_INTERFACE_REVMAP, real) == 0) {
+        if (real != f.layout.real_number) {
+          event(fmt::format("interface {} is number {} on the bus", f.layout.interface_number, real));
+          f.layout.real_number = static_cast<std::uint8_t>(real);
+        }
+        break;
+      }
+    }
+    for (std::size_t idx : f.endpoints) {
+      Endpoint& e = b->endpoints[idx];
+      usb_endpoint_descriptor desc{};
+      if (::ioctl(e.fd, FUNCTIONFS_ENDPOINT_DESC, &desc) == 0 && desc.wMaxPacketSize != 0) e.max_packet = desc.wMaxPacketSize;
+      if (e.busy) continue;
+      if (e.in) {
+        pump(b, idx);
+      } else {
+        submit_read(b, idx);
+      }
+    }
+    bool all = true;
+    for (const auto& g : b->functions) all = all && g.enabled;
+    if (all && !b->configured) {
+      b->configured = true;
+      event("the host configured the gadget");
+    }
+  }
+
+  // --- endpoints ---
+
+  void submit(const std::shared_ptr<Build>& b, std::size_t idx, bool write) {
+    Endpoint& e = b->endpoints[idx];
+    e.cb = iocb{};
+    e.cb.aio_data = idx;
+    e.cb.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+    e.cb.aio_fildes = static_cast<std::uint32_t>(e.fd);
+    e.cb.aio_buf = reinterpret_cast<std::uint64_t>(e.buffer.data());
+    e.cb.aio_nbytes = e.buffer.size();
+    e.cb.aio_flags = IOCB_FLAG_RESFD;
+    e.cb.aio_resfd = static_cast<std::uint32_t>(b->completions->native_handle());
+    iocb* list[1] = {&e.cb};
+    if (aio_submit(b->aio, 1, list) != 1) {
+      event(fmt::format("endpoint {:02x}: io_submit: {}", e.address, error_text(errno)));
+      return;
+    }
+    e.busy = true;
+  }
+
+  void submit_read(const std::shared_ptr<Build>& b, std::size_t idx) {
+    Endpoint& e = b->endpoints[idx];
+    e.buffer.resize(e.interrupt ? 64 : kBulkTransfer);
+    submit(b, idx, false);
+  }
+
+  void pump(const std::shared_ptr<Build>& b, std::size_t idx) {
+    Endpoint& e = b->endpoints[idx];
+    if (e.busy || !b->functions[e.function].enabled) return;
+    if (!e.held) {
+      if (e.zlp) {
+        // The transfer filled its last packet: a zero-length packet ends it, or the host's
+        // larger read would wait for more (USB 2.0 5.8.3).
+        e.zlp = false;
+        e.buffer.clear();
+      } else {
+        if (!device.connected()) return;
+        Bytes data = device.read(e.address, e.interrupt ? 64 : kBulkTransfer);
+        if (data.empty()) return;
+        if (e.interrupt) {
+          ffs::renumber_notification(data, b->functions[e.function].layout);
+        } else if (e.max_packet != 0 && data.size() % e.max_packet == 0) {
+          e.zlp = true;
+        }
+        e.buffer = std::move(data);
+      }
+      e.held = true;
+    }
+    submit(b, idx, true);
+  }
+
+  void wait_completions(const std::shared_ptr<Build>& b) {
+    std::weak_ptr<Build> weak = b;
+    b->completions->async_read_some(asio::buffer(&b->counter, sizeof b->counter),
+                                    [this, weak](const boost::system::error_code& ec, std::size_t) {
+                                      auto live = weak.lock();
+                                      if (!live || live != build) return;
+                                      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return;
+                                      collect(live);
+                                    });
+  }
+
+  void collect(const std::shared_ptr<Build>& b) {
+    std::array<io_event, kAioSlots> events{};
+    timespec now{0, 0};
+    for (;;) {
+      long n = aio_getevents(b->aio, 0, static_cast<long>(events.size()), events.data(), &now);
+      if (n <= 0) break;
+      for (long i = 0; i < n; ++i) {
+        complete(b, static_cast<std::size_t>(events[static_cast<std::size_t>(i)].data), events[static_cast<std::size_t>(i)].res);
+        if (b != build) return;
+      }
+    }
+    wait_completions(b);
+  }
+
+  void complete(const std::shared_ptr<Build>& b, std::size_t idx, long long res) {
+    if (idx >= b->endpoints.size()) return;
+    Endpoint& e = b->endpoints[idx];
+    e.busy = false;
+    bool enabled = b->functions[e.function].enabled;
+    if (e.in) {
+      if (res >= 0) {
+        e.held = false;
+        pump(b, idx);
+      } else if (res == -ESHUTDOWN && enabled) {
+        // usbnet selecting alternate setting 0 re-enables every endpoint of the function: the
+        // transfer is sent again (transports.md section 3). EAGAIN waits for the next ENABLE.
+        pump(b, idx);
+      }
+      return;
+    }
+    if (res > 0 && device.connected()) device.write(e.address, protocols::ByteView(e.buffer.data(), static_cast<std::size_t>(res)));
+    if (b != build) return;
+    if ((res >= 0 || res == -ESHUTDOWN) && b->functions[e.function].enabled) submit_read(b, idx);
+  }
+};
+
+FunctionFsGadget::FunctionFsGadget(asio::io_context& io, emulator::UsbDevice& device, Options options)
+    : impl_(std::make_unique<Impl>(io, device, std::move(options))) {
+  if (impl_->options.name.empty()) impl_->options.name = gadget_name_for(device.modem().id());
+  try {
+    impl_->open_configfs();
+    impl_->remove_leftover();
+    std::error_code ec;
+    fs::create_directories(impl_->options.mount_root, ec);
+    if (ec) throw GadgetError(fmt::format("cannot make {}: {}", impl_->options.mount_root.string(), ec.message()));
+    device.set_listener(this);
+    if (device.connected()) impl_->create();
+  } catch (...) {
+    device.set_listener(nullptr);
+    if (impl_->state != nullptr) usbg_cleanup(impl_->state);
+    impl_->state = nullptr;
+    throw;
+  }
+}
+
+FunctionFsGadget::~FunctionFsGadget() {
+  impl_->device.set_listener(nullptr);
+  impl_->destroy();
+  std::error_code ec;
+  fs::remove(impl_->options.mount_root, ec);  // only when empty
+  if (impl_->state != nullptr) usbg_cleanup(impl_->state);
+}
+
+const std::string& FunctionFsGadget::udc() const { return impl_->udc_name; }
+const std::string& FunctionFsGadget::name() const { return impl_->options.name; }
+
+void FunctionFsGadget::on_connect(emulator::UsbDevice&) {
+  impl_->destroy();
+  try {
+    impl_->create();
+  } catch (const GadgetError& e) {
+    impl_->event(fmt::format("the gadget could not be built: {}", e.what()));
+  }
+}
+
+void FunctionFsGadget::on_disconnect(emulator::UsbDevice&) { impl_->destroy(); }
+
+void FunctionFsGadget::on_data_ready(emulator::UsbDevice&, std::uint8_t endpoint) {
+  auto b = impl_->build;
+  if (!b) return;
+  auto it = b->by_address.find(endpoint);
+  if (it != b->by_address.end()) impl_->pump(b, it->second);
+}
+
+}  // namespace modemu::gadget
