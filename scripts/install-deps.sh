@@ -12,7 +12,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libfmt-dev doctest-dev
   libpugixml-dev libcli11-dev libusbredirparser-dev
   # real clients the tests drive
-  ppp comgt python3-serial socat libqmi-utils qdl
+  ppp comgt python3-serial socat libqmi-utils qdl usbip
   # the testbed: a real kernel with real USB drivers under QEMU, and udev-based tools in it
   linux-image-amd64 busybox-static qemu-system-x86 modemmanager udev dbus polkitd tshark cpio kmod
 )
