@@ -135,7 +135,10 @@ struct FunctionFsGadget::Impl {
   void event(const std::string& text) { device.modem().event("usb.gadget", text); }
 
   void open_configfs() {
-    int rc = usbg_init(options.configfs.c_str(), &state);
+    // Checked before libusbgx, which prints its own line on stderr when the directory is absent.
+    std::error_code missing;
+    bool present = fs::is_directory(fs::path(options.configfs) / "usb_gadget", missing);
+    int rc = present ? usbg_init(options.configfs.c_str(), &state) : USBG_ERROR_NOT_FOUND;
     if (rc == USBG_ERROR_NOT_FOUND) {
       throw GadgetError(fmt::format(
           "--transport gadget: no {}/usb_gadget: mount configfs (mount -t configfs none {}) and load "

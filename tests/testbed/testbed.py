@@ -107,7 +107,7 @@ gadget_setup() {
     esac
     insmod "$m" 2>/dev/null
   done
-  mount -t configfs none /sys/kernel/config
+  grep -qs configfs /proc/mounts || mount -t configfs none /sys/kernel/config
   if [ "$1" = vudc ]; then
     ip link set lo up
     usbipd --device -4 -D
