@@ -110,7 +110,7 @@ gadget_setup() {
   grep -qs configfs /proc/mounts || mount -t configfs none /sys/kernel/config
   if [ "$1" = vudc ]; then
     ip link set lo up
-    usbipd --device -4 -D
+    usbipd --device -4 -D 2>/dev/null  # it complains until a gadget is bound
   fi
 }
 keep_vudc_attached() {
