@@ -12,6 +12,10 @@ Reports the figures and the ratio of the guest's AT round trip to the host pty's
 in-process data path (bench_data_path) to the guest's (both run the same emulator; the
 difference is the kernel, QEMU and usbredir path).
 
+The same AT round trip and packet data over the FunctionFS gadget: modemu runs inside the guest
+(--transport gadget on usbip-vudc, looped back through vhci_hcd), so the emulator, the kernel's
+gadget and host sides and the clients share the guest's one emulated CPU.
+
   bench/testbed_bench.py [--short] [--modemu PATH]
 """
 import argparse
@@ -67,10 +71,9 @@ def host_figure(a, bench, pattern):
     return re.search(pattern, out)
 
 
-def data_bench(a, d):
-    """Packets per second and throughput through the session, in the guest."""
-    seconds = 1 if a.short else 4
-    script = f"""
+def session_script(seconds):
+    """A raw-IP session on wwan0, then UDP echo to the gateway: 64-byte then 1400-byte datagrams."""
+    return f"""
 wait_for /sys/class/net/wwan0 30 || exit 3
 ip link set wwan0 down
 qmicli -d /dev/cdc-wdm0 --wda-set-data-format=raw-ip > /dev/null || exit 4
@@ -85,9 +88,21 @@ ip addr add $addr/30 dev wwan0
 /net_load $gw 7 64 {seconds} window 32
 /net_load $gw 7 1400 {seconds} window 32
 """
-    out = run_in_guest(a, d, "quectel-ec25", script, guest_tool(d, "tests/testbed/guest/net_load.c"))
+
+
+def data_figures(out):
+    """(packets/s with 64 B, p50 us, bits/s with 1400 B) from the two net_load runs."""
     runs = re.findall(r"rate_bps=(\d+) pps=(\d+) span_s=[\d.]+ p50_us=(\d+)", out)
     (_, small_pps, small_p50), (big_bps, _, _) = [(int(b), int(p), int(l)) for b, p, l in runs]
+    return small_pps, small_p50, big_bps
+
+
+def data_bench(a, d):
+    """Packets per second and throughput through the session, in the guest."""
+    seconds = 1 if a.short else 4
+    script = session_script(seconds)
+    out = run_in_guest(a, d, "quectel-ec25", script, guest_tool(d, "tests/testbed/guest/net_load.c"))
+    small_pps, small_p50, big_bps = data_figures(out)
     print(f"  UDP echo through wwan0 (raw IP):        {small_pps:7d} packets/s (64 B, p50 {small_p50} us), "
           f"{int(big_bps) / 8e6:.1f} MB/s each way (1400 B)")
     hm = host_figure(a, "bench_data_path", r"DataPath, raw IP:\s+(\d+) packets/s \(64 B\)\s+([\d.]+) MB/s")
@@ -121,7 +136,35 @@ dmesg | grep -E 'new high-speed USB device|wwan0: register'
         print(f"  ratio guest / host pty AT round trip:   {p50 / float(hm.group(1)):7.1f}")
     with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
         data_bench(a, d)
+    with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
+        gadget_bench(a, d, rounds)
     return 0
+
+
+def gadget_bench(a, d, rounds):
+    """AT round trip and packet data with modemu in the guest serving the FunctionFS gadget."""
+    seconds = 1 if a.short else 4
+    script = f"""
+gadget_setup vudc
+keep_vudc_attached &
+modemu_start --profile quectel-ec25 --time-scale 0.05 -t gadget --quiet
+wait_for /sys/class/net/wwan0 40 || exit 3
+/at_rtt /dev/ttyUSB2 {rounds}
+""" + session_script(seconds) + "modemu_stop\n"
+    files = {}
+    for source in ("bench/guest/at_rtt.c", "tests/testbed/guest/net_load.c"):
+        tool = guest_tool(d, source)
+        with open(tool, "rb") as f:
+            files[os.path.basename(tool)] = (f.read(), 0o755)
+    rc, out, _ = testbed.run(script, timeout=400, files=files, overlays=[testbed.modemu_overlay(a.modemu)])
+    if rc != 0:
+        sys.exit(f"testbed gadget bench failed ({rc}):\n{out}")
+    p50, p99, mean = (int(x) for x in re.search(r"p50_us=(\d+) p99_us=(\d+) mean_us=(\d+)", out).groups())
+    pps, p50_data, bps = data_figures(out)
+    print(f"testbed, FunctionFS gadget (modemu in the guest on usbip-vudc through vhci_hcd; EC25) rounds={rounds}")
+    print(f"  AT round trip in the guest:             {p50:7d} us p50, {p99} us p99, {mean} us mean")
+    print(f"  UDP echo through wwan0 (raw IP):        {pps:7d} packets/s (64 B, p50 {p50_data} us), "
+          f"{bps / 8e6:.1f} MB/s each way (1400 B)")
 
 
 if __name__ == "__main__":

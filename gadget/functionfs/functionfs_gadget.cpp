@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -39,7 +40,7 @@ long aio_getevents(aio_context_t ctx, long min, long max, io_event* events, time
 }
 
 constexpr std::size_t kBulkTransfer = 16384;  // bytes per bulk transfer, either way
-constexpr unsigned kAioSlots = 64;
+constexpr unsigned kAioSlots = 256;  // every slot of every endpoint of a composition
 
 std::string error_text(int e) { return std::strerror(e); }
 
@@ -82,18 +83,40 @@ std::string gadget_name_for(const std::string& modem_id) {
 
 namespace {
 
+// Transfers kept with the kernel per bulk endpoint: the host's driver queues several URBs
+// (usbnet's receive queue, usb_wwan's reads) and each one completes only against a request of
+// ours, so one at a time would cost a round trip through the controller per packet.
+constexpr std::size_t kBulkSlots = 8;
+
+struct Slot {
+  Bytes buffer;
+  iocb cb{};
+  bool busy = false;  // with the kernel
+};
+
 struct Endpoint {
   std::uint8_t address = 0;  // the profile's
   std::size_t function = 0;
   int fd = -1;
   bool in = false;
   bool interrupt = false;
-  bool busy = false;  // a transfer is with the kernel
-  bool held = false;  // `buffer` is IN data not delivered yet (sent again after ESHUTDOWN)
-  bool zlp = false;   // a zero-length packet ends the transfer just sent
+  bool zlp = false;  // a zero-length packet ends the transfer just queued
   std::uint16_t max_packet = 512;
-  Bytes buffer;
-  iocb cb{};
+  std::vector<Slot> slots;
+  std::deque<Bytes> retry;  // IN data the kernel gave back (ESHUTDOWN), sent again first
+
+  bool idle() const {
+    for (const auto& s : slots) {
+      if (s.busy) return false;
+    }
+    return retry.empty();
+  }
+  Slot* free_slot() {
+    for (auto& s : slots) {
+      if (!s.busy) return &s;
+    }
+    return nullptr;
+  }
 };
 
 struct Function {
@@ -271,6 +294,7 @@ struct FunctionFsGadget::Impl {
         // instead of waiting in the kernel.
         e.fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (e.fd < 0) fail(fmt::format("cannot open {}: {}", path.string(), error_text(errno)));
+        e.slots.resize(e.interrupt ? 1 : kBulkSlots);
         f.endpoints.push_back(b->endpoints.size());
         b->by_address[e.address] = b->endpoints.size();
         b->endpoints.push_back(std::move(e));
@@ -355,7 +379,10 @@ struct FunctionFsGadget::Impl {
       case ffs::EventType::kEnable: enable(b, fi); break;
       case ffs::EventType::kDisable:
       case ffs::EventType::kUnbind: f.enabled = false; break;
-      case ffs::EventType::kSetup: setup(f, e.setup); break;
+      case ffs::EventType::kSetup:
+        setup(f, e.setup);
+        if (b == build) rearm(b, fi);
+        break;
       default: break;
     }
   }
@@ -399,6 +426,20 @@ struct FunctionFsGadget::Impl {
     ffs::answer_setup(device, f.layout, s, data);  // the status stage is done: a refusal shows as a usb.stall event
   }
 
+  // A notification the host's driver lost (its interrupt URB unlinked as a client closed
+  // cdc-wdm while the transfer completed) would strand the response behind it, and every later
+  // response would come one request late. While the host talks to the function and no
+  // notification is on its way, each waiting response is announced again (UsbDevice's rearm,
+  // as usbredir does when QEMU restarts interrupt polling).
+  void rearm(const std::shared_ptr<Build>& b, std::size_t fi) {
+    for (std::size_t idx : b->functions[fi].endpoints) {
+      Endpoint& e = b->endpoints[idx];
+      if (!e.interrupt || !e.in || !e.idle() || device.has_data(e.address)) continue;
+      device.rearm_interrupt(e.address);
+      pump(b, idx);
+    }
+  }
+
   void enable(const std::shared_ptr<Build>& b, std::size_t fi) {
     Function& f = b->functions[fi];
     f.enabled = true;
@@ -418,11 +459,11 @@ struct FunctionFsGadget::Impl {
       Endpoint& e = b->endpoints[idx];
       usb_endpoint_descriptor desc{};
       if (::ioctl(e.fd, FUNCTIONFS_ENDPOINT_DESC, &desc) == 0 && desc.wMaxPacketSize != 0) e.max_packet = desc.wMaxPacketSize;
-      if (e.busy) continue;
       if (e.in) {
         pump(b, idx);
       } else {
-        submit_read(b, idx);
+        while (e.free_slot() != nullptr && submit_read(b, idx)) {
+        }
       }
     }
     bool all = true;
@@ -435,53 +476,63 @@ struct FunctionFsGadget::Impl {
 
   // --- endpoints ---
 
-  void submit(const std::shared_ptr<Build>& b, std::size_t idx, bool write) {
+  // Hands `slot` of endpoint `idx` to the kernel; false when it refused.
+  bool submit(const std::shared_ptr<Build>& b, std::size_t idx, Slot& slot, bool write) {
     Endpoint& e = b->endpoints[idx];
-    e.cb = iocb{};
-    e.cb.aio_data = idx;
-    e.cb.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
-    e.cb.aio_fildes = static_cast<std::uint32_t>(e.fd);
-    e.cb.aio_buf = reinterpret_cast<std::uint64_t>(e.buffer.data());
-    e.cb.aio_nbytes = e.buffer.size();
-    e.cb.aio_flags = IOCB_FLAG_RESFD;
-    e.cb.aio_resfd = static_cast<std::uint32_t>(b->completions->native_handle());
-    iocb* list[1] = {&e.cb};
+    slot.cb = iocb{};
+    slot.cb.aio_data = (idx << 8) | static_cast<std::size_t>(&slot - e.slots.data());
+    slot.cb.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+    slot.cb.aio_fildes = static_cast<std::uint32_t>(e.fd);
+    slot.cb.aio_buf = reinterpret_cast<std::uint64_t>(slot.buffer.data());
+    slot.cb.aio_nbytes = slot.buffer.size();
+    slot.cb.aio_flags = IOCB_FLAG_RESFD;
+    slot.cb.aio_resfd = static_cast<std::uint32_t>(b->completions->native_handle());
+    iocb* list[1] = {&slot.cb};
     if (aio_submit(b->aio, 1, list) != 1) {
       event(fmt::format("endpoint {:02x}: io_submit: {}", e.address, error_text(errno)));
-      return;
+      return false;
     }
-    e.busy = true;
+    slot.busy = true;
+    return true;
   }
 
-  void submit_read(const std::shared_ptr<Build>& b, std::size_t idx) {
+  bool submit_read(const std::shared_ptr<Build>& b, std::size_t idx) {
     Endpoint& e = b->endpoints[idx];
-    e.buffer.resize(e.interrupt ? 64 : kBulkTransfer);
-    submit(b, idx, false);
+    Slot* slot = e.free_slot();
+    if (slot == nullptr) return false;
+    slot->buffer.resize(e.interrupt ? 64 : kBulkTransfer);
+    return submit(b, idx, *slot, false);
   }
 
+  // IN: as long as a slot is free and there is something to send.
   void pump(const std::shared_ptr<Build>& b, std::size_t idx) {
     Endpoint& e = b->endpoints[idx];
-    if (e.busy || !b->functions[e.function].enabled) return;
-    if (!e.held) {
-      if (e.zlp) {
+    if (!b->functions[e.function].enabled) return;
+    while (Slot* slot = e.free_slot()) {
+      Bytes data;
+      if (!e.retry.empty()) {
+        data = std::move(e.retry.front());
+        e.retry.pop_front();
+      } else if (e.zlp) {
         // The transfer filled its last packet: a zero-length packet ends it, or the host's
         // larger read would wait for more (USB 2.0 5.8.3).
         e.zlp = false;
-        e.buffer.clear();
       } else {
         if (!device.connected()) return;
-        Bytes data = device.read(e.address, e.interrupt ? 64 : kBulkTransfer);
+        data = device.read(e.address, e.interrupt ? 64 : kBulkTransfer);
         if (data.empty()) return;
         if (e.interrupt) {
           ffs::renumber_notification(data, b->functions[e.function].layout);
         } else if (e.max_packet != 0 && data.size() % e.max_packet == 0) {
           e.zlp = true;
         }
-        e.buffer = std::move(data);
       }
-      e.held = true;
+      slot->buffer = std::move(data);
+      if (!submit(b, idx, *slot, true)) {
+        e.retry.push_front(std::move(slot->buffer));
+        return;
+      }
     }
-    submit(b, idx, true);
   }
 
   void wait_completions(const std::shared_ptr<Build>& b) {
@@ -502,30 +553,32 @@ struct FunctionFsGadget::Impl {
       long n = aio_getevents(b->aio, 0, static_cast<long>(events.size()), events.data(), &now);
       if (n <= 0) break;
       for (long i = 0; i < n; ++i) {
-        complete(b, static_cast<std::size_t>(events[static_cast<std::size_t>(i)].data), events[static_cast<std::size_t>(i)].res);
+        complete(b, events[static_cast<std::size_t>(i)].data, events[static_cast<std::size_t>(i)].res);
         if (b != build) return;
       }
     }
     wait_completions(b);
   }
 
-  void complete(const std::shared_ptr<Build>& b, std::size_t idx, long long res) {
-    if (idx >= b->endpoints.size()) return;
+  void complete(const std::shared_ptr<Build>& b, std::uint64_t tag, long long res) {
+    std::size_t idx = static_cast<std::size_t>(tag >> 8), n = static_cast<std::size_t>(tag & 0xff);
+    if (idx >= b->endpoints.size() || n >= b->endpoints[idx].slots.size()) return;
     Endpoint& e = b->endpoints[idx];
-    e.busy = false;
+    Slot& slot = e.slots[n];
+    slot.busy = false;
     bool enabled = b->functions[e.function].enabled;
     if (e.in) {
-      if (res >= 0) {
-        e.held = false;
-        pump(b, idx);
-      } else if (res == -ESHUTDOWN && enabled) {
-        // usbnet selecting alternate setting 0 re-enables every endpoint of the function: the
-        // transfer is sent again (transports.md section 3). EAGAIN waits for the next ENABLE.
-        pump(b, idx);
+      if (res < 0) {
+        // usbnet selecting alternate setting 0 re-enables every endpoint of the function: what
+        // was given back is sent again (transports.md section 3); after EAGAIN (not enabled),
+        // at the next ENABLE.
+        e.retry.push_back(std::move(slot.buffer));
+        if (res != -ESHUTDOWN) return;
       }
+      if (enabled) pump(b, idx);
       return;
     }
-    if (res > 0 && device.connected()) device.write(e.address, protocols::ByteView(e.buffer.data(), static_cast<std::size_t>(res)));
+    if (res > 0 && device.connected()) device.write(e.address, protocols::ByteView(slot.buffer.data(), static_cast<std::size_t>(res)));
     if (b != build) return;
     if ((res >= 0 || res == -ESHUTDOWN) && b->functions[e.function].enabled) submit_read(b, idx);
   }
