@@ -7,6 +7,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <csignal>
+#include <ctime>
 #include <unistd.h>
 #include <usbg/usbg.h>
 
@@ -144,7 +146,56 @@ struct Build {
 
 }  // namespace
 
+// ep0's data and status stages are synchronous in f_fs.c: the call waits until the host has
+// completed the transfer. A host that abandons a control transfer and sends nothing more would
+// hold the emulator there; a timer aimed at this thread interrupts the wait after a second
+// (f_fs.c then dequeues the request and the call fails with EINTR).
+class Ep0Deadline {
+ public:
+  Ep0Deadline() {
+    static const int installed = [] {
+      struct sigaction sa {};
+      sa.sa_handler = [](int) {};
+      sigemptyset(&sa.sa_mask);
+      sa.sa_flags = 0;  // no SA_RESTART: the interrupted call returns EINTR
+      return sigaction(signal(), &sa, nullptr);
+    }();
+    sigevent sev{};
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = signal();
+    sev._sigev_un._tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    ok_ = installed == 0 && timer_create(CLOCK_MONOTONIC, &sev, &timer_) == 0;
+  }
+  ~Ep0Deadline() {
+    if (ok_) timer_delete(timer_);
+  }
+  Ep0Deadline(const Ep0Deadline&) = delete;
+  Ep0Deadline& operator=(const Ep0Deadline&) = delete;
+
+  template <typename F>
+  ssize_t run(F&& call) {
+    set(1);
+    ssize_t rc = call();
+    int saved = errno;
+    set(0);
+    errno = saved;
+    return rc;
+  }
+
+ private:
+  static int signal() { return SIGRTMIN + 4; }
+  void set(int seconds) {
+    if (!ok_) return;
+    itimerspec t{};
+    t.it_value.tv_sec = seconds;
+    timer_settime(timer_, 0, &t, nullptr);
+  }
+  timer_t timer_{};
+  bool ok_ = false;
+};
+
 struct FunctionFsGadget::Impl {
+  Ep0Deadline deadline;
   asio::io_context& io;
   emulator::UsbDevice& device;
   Options options;
@@ -390,36 +441,32 @@ struct FunctionFsGadget::Impl {
   void setup(Function& f, const protocols::usb::SetupPacket& s) {
     int fd = f.ep0->native_handle();
     std::uint8_t none = 0;
+    auto report = [&](const char* stage) {
+      if (errno == EIDRM) return;  // the host moved on to another request: f_fs cancelled this one
+      event(fmt::format("ep0 {} of request {:02x} on interface {}: {}", stage, s.bRequest, f.layout.interface_number,
+                        errno == EINTR ? "the host did not finish the transfer within 1 s" : error_text(errno)));
+    };
     if (s.device_to_host()) {
       auto a = ffs::answer_setup(device, f.layout, s, {});
       if (a.stall) {
-        (void)!::read(fd, &none, 0);  // the wrong direction stalls (f_fs.c)
+        (void)!deadline.run([&] { return ::read(fd, &none, 0); });  // the wrong direction stalls (f_fs.c)
         return;
       }
       if (a.data.size() > s.wLength) a.data.resize(s.wLength);
-      if (::write(fd, a.data.data(), a.data.size()) < 0 && errno != EIDRM) {
-        event(fmt::format("ep0 reply to request {:02x} on interface {}: {}", s.bRequest, f.layout.interface_number,
-                          error_text(errno)));
-      }
+      if (deadline.run([&] { return ::write(fd, a.data.data(), a.data.size()); }) < 0) report("reply");
       return;
     }
     if (s.wLength == 0) {
       auto a = ffs::answer_setup(device, f.layout, s, {});
       // A zero-length read acknowledges the status stage; a write (the wrong direction) stalls.
-      if (a.stall) {
-        (void)!::write(fd, &none, 0);
-      } else {
-        (void)!::read(fd, &none, 0);
-      }
+      ssize_t rc = deadline.run([&] { return a.stall ? ::write(fd, &none, 0) : ::read(fd, &none, 0); });
+      if (rc < 0 && !a.stall) report("status");
       return;
     }
     Bytes data(s.wLength);
-    ssize_t n = ::read(fd, data.data(), data.size());
+    ssize_t n = deadline.run([&] { return ::read(fd, data.data(), data.size()); });
     if (n < 0) {
-      if (errno != EIDRM) {
-        event(fmt::format("ep0 data of request {:02x} on interface {}: {}", s.bRequest, f.layout.interface_number,
-                          error_text(errno)));
-      }
+      report("data");
       return;
     }
     data.resize(static_cast<std::size_t>(n));
