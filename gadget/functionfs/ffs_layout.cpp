@@ -32,10 +32,25 @@ std::vector<Function> split(const usb::ConfigurationDescriptor& config, const st
   std::vector<Function> out;
   for (const auto& i : config.interfaces) {
     if (any && only.count(i.bInterfaceNumber) == 0) continue;
+    // The kernel numbers a configuration's interfaces 0, 1, 2, ...: an interface without
+    // endpoints that no driver claims keeps each gap (Sierra's 0 2 3 8 10, or the interfaces a
+    // reduced composition leaves out), so that every interface has its own number on the bus
+    // and drivers that match by number (qcserial, qmi_wwan) find theirs.
+    while ((out.empty() ? 0 : out.back().interface_number + 1) < i.bInterfaceNumber) {
+      Function gap;
+      gap.interface_number = static_cast<std::uint8_t>(out.empty() ? 0 : out.back().interface_number + 1);
+      gap.placeholder = true;
+      usb::InterfaceDescriptor d;
+      d.bInterfaceNumber = gap.interface_number;
+      d.bInterfaceClass = 0xff;
+      d.bInterfaceSubClass = kPlaceholderSubClass;
+      d.bInterfaceProtocol = kPlaceholderSubClass;
+      gap.settings.push_back(d);
+      out.push_back(std::move(gap));
+    }
     if (out.empty() || out.back().interface_number != i.bInterfaceNumber) {
       Function f;
       f.interface_number = i.bInterfaceNumber;
-      f.real_number = static_cast<std::uint8_t>(out.size());
       out.push_back(std::move(f));
     }
     Function& f = out.back();
@@ -46,6 +61,7 @@ std::vector<Function> split(const usb::ConfigurationDescriptor& config, const st
       if (!seen) f.endpoints.push_back(e.bEndpointAddress);
     }
   }
+  for (std::size_t n = 0; n < out.size(); ++n) out[n].real_number = static_cast<std::uint8_t>(n);
   return out;
 }
 
@@ -82,6 +98,10 @@ std::vector<Event> parse_events(protocols::ByteView bytes) {
 
 SetupAnswer answer_setup(emulator::UsbDevice& device, const Function& f, usb::SetupPacket s, protocols::ByteView out) {
   SetupAnswer a;
+  if (f.placeholder) {
+    a.stall = true;
+    return a;
+  }
   if (s.recipient() == 1) {
     // f_fs.c rewrote wIndex to the function's own interface index; each function has one.
     if ((s.wIndex & 0xff) != 0) {

@@ -22,12 +22,17 @@ struct Function {
   std::vector<protocols::usb::InterfaceDescriptor> settings;
   // The profile's endpoint addresses in descriptor order: FunctionFS names their files ep1..epN.
   std::vector<std::uint8_t> endpoints;
+  bool placeholder = false;  // keeps a number free of the profile's interfaces (no endpoints)
 };
+
+// The placeholder's vendor-specific subclass and protocol, which no Linux driver matches.
+inline constexpr std::uint8_t kPlaceholderSubClass = 0xfe;
 
 // The functions of `config`, in interface order, keeping only `only` when it names at least one
 // interface of the composition (a reduced composition for controllers with few endpoints, such
-// as dummy_hcd); otherwise all of them. Real numbers are assigned 0, 1, ... as the kernel's
-// composite driver numbers the functions' interfaces in configuration order.
+// as dummy_hcd); otherwise all of them. The kernel's composite driver numbers interfaces 0, 1,
+// ... in configuration order, so a placeholder function fills each gap below the highest
+// interface kept: every interface keeps the profile's number on the bus.
 std::vector<Function> split(const protocols::usb::ConfigurationDescriptor& config, const std::set<std::uint8_t>& only);
 
 // The v2 descriptor blob of a function: FS and HS sets with FunctionFS-local interface numbers.

@@ -360,11 +360,12 @@ struct FunctionFsGadget::Impl {
       fail(fmt::format("cannot bind the gadget to {}: {} (is another gadget bound to it?)", udc_name, usbg_text(rc)));
     }
     b->bound = true;
-    std::string layout;
+    std::string layout, gaps;
     for (const auto& f : b->functions) {
-      layout += fmt::format("{}{}", layout.empty() ? "" : " ", f.layout.interface_number);
-      if (f.layout.real_number != f.layout.interface_number) layout += fmt::format("->{}", f.layout.real_number);
+      std::string& list = f.layout.placeholder ? gaps : layout;
+      list += fmt::format("{}{}", list.empty() ? "" : " ", f.layout.interface_number);
     }
+    if (!gaps.empty()) layout += fmt::format("; placeholders {}", gaps);
     device.modem().event("usb.gadget",
                          fmt::format("gadget {} {:04x}:{:04x} bound to {} (interfaces {})", options.name, d.idVendor,
                                      d.idProduct, udc_name, layout),

@@ -460,7 +460,7 @@ GADGET_ENUMERATION = r"""
 d=$(for d in /sys/bus/usb/devices/*-1; do [ -f $d/idProduct ] && [ "$(cat $d/idVendor)" != 1d6b ] && echo $d; done)
 echo "sys:ids $(cat $d/idVendor):$(cat $d/idProduct)"
 echo "sys:strings $(cat $d/manufacturer)/$(cat $d/product)"
-for i in $d/*:1.*; do echo "sys:if$(cat $i/bInterfaceNumber) $(basename $(readlink $i/driver))"; done
+for i in $d/*:1.*; do echo "sys:if$(cat $i/bInterfaceNumber) $(basename $(readlink $i/driver 2>/dev/null || echo none))"; done
 echo "sys:nodes $(ls /dev | grep -E '^(ttyUSB|cdc-wdm)' | tr '\n' ' ')"
 """
 
@@ -504,6 +504,24 @@ class GadgetInTheGuest(unittest.TestCase):
         self.check_full(out, p, "0125")
         self.assertIn("Revision: " + profile_value(p, r'default_version:\s*"([^"]+)"'), out)
         check_qmicli_suite(self, out, p)
+
+    def test_sierra_mc7455_keeps_its_interface_numbers_on_vudc(self):
+        # 0 2 3 8 10: qcserial and qmi_wwan pick their interfaces by number
+        out = self.run_guest(self.VUDC + "modemu_start --profile sierra-mc7455 --time-scale 0.1 -t gadget\n"
+                             "wait_for /sys/class/net/wwan1 40 || exit 3\n" + GADGET_ENUMERATION +
+                             "at /dev/ttyUSB2 ATI\nqmicli -d /dev/cdc-wdm0 --dms-get-model\n")
+        sys_ = sysfs_lines(out)
+        self.assertEqual(sys_["sys:ids"], "1199:9071")
+        for n in ("00", "02", "03"):
+            self.assertEqual(sys_[f"sys:if{n}"], "qcserial")
+        for n in ("08", "0a"):
+            self.assertEqual(sys_[f"sys:if{n}"], "qmi_wwan")
+        for n in ("01", "04", "05", "06", "07", "09"):
+            self.assertEqual(sys_[f"sys:if{n}"], "none")
+        self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "cdc-wdm1", "ttyUSB0", "ttyUSB1", "ttyUSB2"])
+        self.assertIn("Model: MC7455", out)
+        self.assertIn("Model: 'MC7455'", out)
+        self.assertIn("(interfaces 0 2 3 8 10; placeholders 1 4 5 6 7 9)", out)
 
     def test_eg12_full_composition_reset_edl_and_qdl_on_vudc(self):
         p = "quectel-eg12"
@@ -573,12 +591,15 @@ qmicli -d /dev/cdc-wdm0 --dms-get-revision
                               r"/sys/class/udc.*\nrc=1")
         self.assertRegex(out, r"== bad list\nmodemu run: error: --gadget-interfaces: \"x\" is not an interface number")
         sys_ = sysfs_lines(out)
-        # AT (profile interface 2) and QMI (4) are interfaces 0 and 1 on the bus
+        # AT and QMI keep their numbers 2 and 4; 0, 1 and 3 are interfaces without endpoints
+        # that no driver claims
         self.assertEqual(sys_["sys:ids"], "2c7c:0125")
-        self.assertEqual(sys_["sys:if00"], "option")
-        self.assertEqual(sys_["sys:if01"], "qmi_wwan")
+        self.assertEqual(sys_["sys:if02"], "option")
+        self.assertEqual(sys_["sys:if04"], "qmi_wwan")
+        for n in ("00", "01", "03"):
+            self.assertEqual(sys_[f"sys:if{n}"], "none")
         self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "ttyUSB0"])
-        self.assertIn("bound to dummy_udc.0 (interfaces 2->0 4->1)", out)
+        self.assertIn("bound to dummy_udc.0 (interfaces 2 4; placeholders 0 1 3)", out)
         self.assertRegex(out, r"ATI\nQuectel\nEC25\n")
         # QMI responses are announced with the real interface number, or cdc-wdm would not fetch them
         check_qmicli_suite(self, out, p)

@@ -16,7 +16,7 @@ using modemu::protocols::ByteView;
 using modemu::protocols::Reader;
 using modemu::test::VirtualModem;
 
-TEST_CASE("a composition becomes one FunctionFS function per interface, numbered on the bus in order") {
+TEST_CASE("a composition becomes one FunctionFS function per interface, each with its profile's number on the bus") {
   VirtualModem v("quectel-ec25");
   v.boot();
   UsbDevice device(*v.modem);
@@ -29,12 +29,17 @@ TEST_CASE("a composition becomes one FunctionFS function per interface, numbered
   // NMEA: interrupt IN, bulk IN, bulk OUT, in descriptor order (FunctionFS's ep1, ep2, ep3)
   CHECK(all[1].endpoints == std::vector<std::uint8_t>{0x83, 0x82, 0x02});
 
+  // a reduced composition: what is left out becomes an interface without endpoints that no
+  // driver claims, so AT stays interface 2 and QMI 4
   auto reduced = gffs::split(device.configuration(), {2, 4});
-  REQUIRE(reduced.size() == 2);
-  CHECK(reduced[0].interface_number == 2);
-  CHECK(reduced[0].real_number == 0);
-  CHECK(reduced[1].interface_number == 4);
-  CHECK(reduced[1].real_number == 1);
+  REQUIRE(reduced.size() == 5);
+  for (std::size_t i = 0; i < reduced.size(); ++i) {
+    CHECK(reduced[i].real_number == i);
+    CHECK(reduced[i].placeholder == (i != 2 && i != 4));
+  }
+  CHECK(reduced[0].endpoints.empty());
+  CHECK(reduced[0].settings.at(0).bInterfaceSubClass == gffs::kPlaceholderSubClass);
+  CHECK(gffs::descriptors(reduced[0]).size() == 20 + 2 * 9);
   // a selection that names nothing of this composition (the EDL one has interface 0 only) keeps it whole
   CHECK(gffs::split(device.configuration(), {9}).size() == 5);
 }
@@ -85,7 +90,7 @@ TEST_CASE("setup requests reach the profile's interface; notifications name the 
   v.boot();
   UsbDevice device(*v.modem);
   auto functions = gffs::split(device.configuration(), {2, 4});
-  const gffs::Function& qmi = functions[1];
+  const gffs::Function& qmi = functions[4];
   // CTL Get Version Info, as qmi_wwan's cdc-wdm sends it: SEND_ENCAPSULATED_COMMAND, wIndex as
   // FunctionFS rewrote it (the function's own interface 0)
   Bytes request = {0x01, 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x21, 0x00, 0x00, 0x00};
@@ -98,9 +103,15 @@ TEST_CASE("setup requests reach the profile's interface; notifications name the 
   REQUIRE(device.has_data(interrupt));
   Bytes note = device.read(interrupt, 64);
   REQUIRE(note.size() == 8);
-  CHECK(note[4] == 4);
-  gffs::renumber_notification(note, qmi);
-  CHECK(note == Bytes{0xa1, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00});  // RESPONSE_AVAILABLE, interface 1
+  CHECK(note == Bytes{0xa1, 0x01, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00});  // RESPONSE_AVAILABLE, interface 4
+  Bytes same = note;
+  gffs::renumber_notification(same, qmi);
+  CHECK(same == note);
+  // where the kernel reports another number for the function (FUNCTIONFS_INTERFACE_REVMAP), that one
+  gffs::Function moved = qmi;
+  moved.real_number = 1;
+  gffs::renumber_notification(note, moved);
+  CHECK(note == Bytes{0xa1, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00});
   usb::SetupPacket get{0xa1, usb::kGetEncapsulatedResponse, 0, 0, 4096};
   auto answer = gffs::answer_setup(device, qmi, get, {});
   CHECK_FALSE(answer.stall);
@@ -109,7 +120,11 @@ TEST_CASE("setup requests reach the profile's interface; notifications name the 
   // FunctionFS never names another interface of a one-interface function: refused
   get.wIndex = 1;
   CHECK(gffs::answer_setup(device, qmi, get, {}).stall);
-  // an unknown class request to the AT function STALLs, as UsbDevice answers it
+  // an unknown class request to the AT function STALLs, as UsbDevice answers it; a placeholder
+  // answers nothing
   usb::SetupPacket odd{0x21, 0x7f, 0, 0, 0};
-  CHECK(gffs::answer_setup(device, functions[0], odd, {}).stall);
+  CHECK(gffs::answer_setup(device, functions[2], odd, {}).stall);
+  usb::SetupPacket dtr{0x21, usb::kSetControlLineState, 1, 0, 0};
+  CHECK_FALSE(gffs::answer_setup(device, functions[2], dtr, {}).stall);
+  CHECK(gffs::answer_setup(device, functions[1], dtr, {}).stall);
 }
