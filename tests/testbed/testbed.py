@@ -80,17 +80,21 @@ wait_for() {
   [ -e "$1" ]
 }
 # at DEVICE COMMAND: sends one AT command line and prints the answer (up to OK or ERROR, 3 s).
+# The port is opened once (fd 3) for the command and the answer: a reader that opened it late,
+# after the answer, would raise DTR again and the modem drops what it said before (as the
+# real module does), so a loaded guest lost answers.
 at() {
   dev=$1; shift
-  stty -F "$dev" raw -echo 2>/dev/null
   out=/tmp/at.$$
   : > $out
-  timeout 3 cat "$dev" > $out &
+  exec 3<>"$dev"
+  stty raw -echo <&3 2>/dev/null
+  timeout 3 cat <&3 > $out &
   reader=$!
-  usleep 100000
-  printf '%s\r' "$*" > "$dev"
+  printf '%s\r' "$*" >&3
   n=30; while ! grep -qE 'OK|ERROR' $out && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
   kill $reader 2>/dev/null; wait $reader 2>/dev/null
+  exec 3<&-
   tr -d '\r' < $out
 }
 # hotplug N / unplug N: ask the host to attach (detach) hot-plug device N through QEMU's monitor.
