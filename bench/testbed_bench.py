@@ -136,20 +136,22 @@ dmesg | grep -E 'new high-speed USB device|wwan0: register'
         print(f"  ratio guest / host pty AT round trip:   {p50 / float(hm.group(1)):7.1f}")
     with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
         data_bench(a, d)
-    with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
-        gadget_bench(a, d, rounds)
+    for udc in ("vudc", "dummy"):
+        with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
+            gadget_bench(a, d, rounds, udc)
     return 0
 
 
-def gadget_bench(a, d, rounds):
-    """AT round trip and packet data with modemu in the guest serving the FunctionFS gadget."""
+def gadget_bench(a, d, rounds, udc):
+    """AT round trip and packet data with modemu in the guest serving the FunctionFS gadget, on
+    usbip-vudc (the whole EC25) or dummy_hcd (its AT and QMI interfaces: AT is ttyUSB0)."""
     seconds = 1 if a.short else 4
-    script = f"""
-gadget_setup vudc
-keep_vudc_attached &
-modemu_start --profile quectel-ec25 --time-scale 0.05 -t gadget --quiet
+    setup = ("gadget_setup vudc\nkeep_vudc_attached &\n" if udc == "vudc" else "gadget_setup dummy\n")
+    extra, at_port = ("", "/dev/ttyUSB2") if udc == "vudc" else ("--gadget-interfaces 2,4", "/dev/ttyUSB0")
+    script = setup + f"""
+modemu_start --profile quectel-ec25 --time-scale 0.05 -t gadget --quiet {extra}
 wait_for /sys/class/net/wwan0 40 || exit 3
-/at_rtt /dev/ttyUSB2 {rounds}
+/at_rtt {at_port} {rounds}
 """ + session_script(seconds) + "modemu_stop\n"
     files = {}
     for source in ("bench/guest/at_rtt.c", "tests/testbed/guest/net_load.c"):
@@ -159,9 +161,13 @@ wait_for /sys/class/net/wwan0 40 || exit 3
     rc, out, _ = testbed.run(script, timeout=400, files=files, overlays=[testbed.modemu_overlay(a.modemu)])
     if rc != 0:
         sys.exit(f"testbed gadget bench failed ({rc}):\n{out}")
-    p50, p99, mean = (int(x) for x in re.search(r"p50_us=(\d+) p99_us=(\d+) mean_us=(\d+)", out).groups())
+    at = re.search(r"p50_us=(\d+) p99_us=(\d+) mean_us=(\d+)", out)
+    if not at or len(re.findall(r"rate_bps=", out)) != 2:
+        sys.exit(f"testbed gadget bench ({udc}): no figures in the guest's output:\n{out}")
+    p50, p99, mean = (int(x) for x in at.groups())
     pps, p50_data, bps = data_figures(out)
-    print(f"testbed, FunctionFS gadget (modemu in the guest on usbip-vudc through vhci_hcd; EC25) rounds={rounds}")
+    where = "usbip-vudc through vhci_hcd; EC25" if udc == "vudc" else "dummy_hcd; EC25 interfaces 2 and 4"
+    print(f"testbed, FunctionFS gadget (modemu in the guest on {where}) rounds={rounds}")
     print(f"  AT round trip in the guest:             {p50:7d} us p50, {p99} us p99, {mean} us mean")
     print(f"  UDP echo through wwan0 (raw IP):        {pps:7d} packets/s (64 B, p50 {p50_data} us), "
           f"{bps / 8e6:.1f} MB/s each way (1400 B)")
