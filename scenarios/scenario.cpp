@@ -14,6 +14,7 @@ const std::set<std::string>& known_event_kinds() {
   static const std::set<std::string> kinds = {
       "at", "at.unsupported", "boot", "data.context", "data.counters", "data.dhcp", "data.drop", "data.dropped", "data.fault",
       "data.session",
+      "usb.gadget",
       "diag", "diag.framing", "error", "fault", "fault.end", "fault.refused", "fault.trait", "firehose",
       "firehose.progress", "flash", "host", "nv", "port.error", "port.open", "port.overflow", "port.up", "ports",
       "power", "power.functionality", "power.refused", "power.restore", "qmi", "qmi.framing", "qmi.invalid",
