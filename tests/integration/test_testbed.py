@@ -570,7 +570,10 @@ gadget_setup none
 echo "== no udc"; {run} 2>&1; echo "rc=$?"
 echo "== bad list"; {run} --gadget-interfaces 2,x 2>&1; echo "rc=$?"
 gadget_setup dummy
-modemu_start --profile {p} --time-scale 0.1 -t gadget --gadget-interfaces 2,4
+for m in $(grep -E 'usbip-(core|vudc)' /etc/testbed-gadget-modules); do insmod $m; done
+echo "== several udcs"; {run} 2>&1; echo "rc=$?"
+echo "== unknown udc"; {run} --udc nope 2>&1; echo "rc=$?"
+modemu_start --profile {p} --time-scale 0.1 -t gadget --udc dummy_udc.0 --gadget-interfaces 2,4
 wait_for /sys/class/net/wwan0 40 || exit 3
 {GADGET_ENUMERATION}
 at /dev/ttyUSB0 ATI
@@ -579,7 +582,7 @@ at /dev/ttyUSB0 ATI
 kill -9 $(cat /tmp/modemu.pid); wait
 wait_dmesg 1 "USB disconnect" 10 || exit 4
 echo "sys:left-after-kill $(ls /sys/kernel/config/usb_gadget)"
-modemu_start --profile {p} --time-scale 0.1 -t gadget --gadget-interfaces 2,4
+modemu_start --profile {p} --time-scale 0.1 -t gadget --udc dummy_udc.0 --gadget-interfaces 2,4
 wait_dmesg 2 "wwan0: register" 40 || exit 5
 wait_for /dev/cdc-wdm0 20 || exit 6
 qmicli -d /dev/cdc-wdm0 --dms-get-revision
@@ -590,6 +593,10 @@ qmicli -d /dev/cdc-wdm0 --dms-get-revision
         self.assertRegex(out, r"== no udc\nmodemu run: error: --transport gadget: no USB device controller in "
                               r"/sys/class/udc.*\nrc=1")
         self.assertRegex(out, r"== bad list\nmodemu run: error: --gadget-interfaces: \"x\" is not an interface number")
+        self.assertRegex(out, r"== several udcs\nmodemu run: error: --transport gadget: several USB device controllers "
+                              r"\(dummy_udc.0, usbip-vudc.0\): choose one with --udc NAME\nrc=1")
+        self.assertRegex(out, r"== unknown udc\nmodemu run: error: --udc nope: no such USB device controller in "
+                              r"/sys/class/udc \(there: dummy_udc.0, usbip-vudc.0\)\nrc=1")
         sys_ = sysfs_lines(out)
         # AT and QMI keep their numbers 2 and 4; 0, 1 and 3 are interfaces without endpoints
         # that no driver claims
