@@ -1,5 +1,6 @@
 """The modem seen by a real Linux kernel: QEMU guests (tests/testbed) with the emulator attached
-over usbredir, real drivers (option, qcserial, qmi_wwan), qmicli, udev and ModemManager."""
+over usbredir, or running inside the guest as a USB gadget (GadgetInTheGuest), real drivers
+(option, qcserial, qmi_wwan), qmicli, qdl, udev and ModemManager."""
 import os
 import re
 import subprocess
