@@ -14,7 +14,11 @@ Reports the figures and the ratio of the guest's AT round trip to the host pty's
 in-process data path (bench_data_path) to the guest's (both run the same emulator; the
 difference is the kernel, QEMU and usbredir path).
 
-  bench/testbed_bench.py [--short] [--modemu PATH] [--transport usbredir|usbip]...
+The same AT round trip and packet data over the FunctionFS gadget: modemu runs inside the guest
+(--transport gadget on usbip-vudc, looped back through vhci_hcd, and on dummy_hcd), so the
+emulator, the kernel's gadget and host sides and the clients share the guest's one emulated CPU.
+
+  bench/testbed_bench.py [--short] [--modemu PATH] [--transport usbredir|usbip|gadget]...
 """
 import argparse
 import json
@@ -88,10 +92,9 @@ def host_figure(a, bench, pattern):
     return re.search(pattern, out)
 
 
-def data_bench(a, d, transport):
-    """Packets per second and throughput through the session, in the guest."""
-    seconds = 1 if a.short else 4
-    script = f"""
+def session_script(seconds):
+    """A raw-IP session on wwan0, then UDP echo to the gateway: 64-byte then 1400-byte datagrams."""
+    return f"""
 wait_for /sys/class/net/wwan0 30 || exit 3
 ip link set wwan0 down
 qmicli -d /dev/cdc-wdm0 --wda-set-data-format=raw-ip > /dev/null || exit 4
@@ -106,9 +109,21 @@ ip addr add $addr/30 dev wwan0
 /net_load $gw 7 64 {seconds} window 32
 /net_load $gw 7 1400 {seconds} window 32
 """
-    out = run_in_guest(a, d, "quectel-ec25", script, guest_tool(d, "tests/testbed/guest/net_load.c"), transport)
+
+
+def data_figures(out):
+    """(packets/s with 64 B, p50 us, bits/s with 1400 B) from the two net_load runs."""
     runs = re.findall(r"rate_bps=(\d+) pps=(\d+) span_s=[\d.]+ p50_us=(\d+)", out)
     (_, small_pps, small_p50), (big_bps, _, _) = [(int(b), int(p), int(l)) for b, p, l in runs]
+    return small_pps, small_p50, big_bps
+
+
+def data_bench(a, d, transport):
+    """Packets per second and throughput through the session, in the guest."""
+    seconds = 1 if a.short else 4
+    out = run_in_guest(a, d, "quectel-ec25", session_script(seconds), guest_tool(d, "tests/testbed/guest/net_load.c"),
+                       transport)
+    small_pps, small_p50, big_bps = data_figures(out)
     print(f"  UDP echo through wwan0 (raw IP):        {small_pps:7d} packets/s (64 B, p50 {small_p50} us), "
           f"{int(big_bps) / 8e6:.1f} MB/s each way (1400 B)")
     hm = host_figure(a, "bench_data_path", r"DataPath, raw IP:\s+(\d+) packets/s \(64 B\)\s+([\d.]+) MB/s")
@@ -138,16 +153,49 @@ dmesg | grep -E 'new high-speed USB device|wwan0: register'
     return p50
 
 
+def gadget_bench(a, d, rounds, udc):
+    """AT round trip and packet data with modemu in the guest serving the FunctionFS gadget, on
+    usbip-vudc (the whole EC25) or dummy_hcd (its AT and QMI interfaces: AT is ttyUSB0)."""
+    seconds = 1 if a.short else 4
+    setup = ("gadget_setup vudc\nkeep_vudc_attached &\n" if udc == "vudc" else "gadget_setup dummy\n")
+    extra, at_port = ("", "/dev/ttyUSB2") if udc == "vudc" else ("--gadget-interfaces 2,4", "/dev/ttyUSB0")
+    script = setup + f"""
+modemu_start --profile quectel-ec25 --time-scale 0.05 -t gadget --quiet {extra}
+wait_for /sys/class/net/wwan0 40 || exit 3
+/at_rtt {at_port} {rounds}
+""" + session_script(seconds) + "modemu_stop\n"
+    files = {}
+    for source in ("bench/guest/at_rtt.c", "tests/testbed/guest/net_load.c"):
+        tool = guest_tool(d, source)
+        with open(tool, "rb") as f:
+            files[os.path.basename(tool)] = (f.read(), 0o755)
+    rc, out, _ = testbed.run(script, timeout=400, files=files, overlays=[testbed.modemu_overlay(a.modemu)])
+    if rc != 0:
+        sys.exit(f"testbed gadget bench failed ({rc}):\n{out}")
+    at = re.search(r"p50_us=(\d+) p99_us=(\d+) mean_us=(\d+)", out)
+    if not at or len(re.findall(r"rate_bps=", out)) != 2:
+        sys.exit(f"testbed gadget bench ({udc}): no figures in the guest's output:\n{out}")
+    p50, p99, mean = (int(x) for x in at.groups())
+    pps, p50_data, bps = data_figures(out)
+    where = "usbip-vudc through vhci_hcd; EC25" if udc == "vudc" else "dummy_hcd; EC25 interfaces 2 and 4"
+    print(f"testbed, FunctionFS gadget (modemu in the guest on {where}) rounds={rounds}")
+    print(f"  AT round trip in the guest:             {p50:7d} us p50, {p99} us p99, {mean} us mean")
+    print(f"  UDP echo through wwan0 (raw IP):        {pps:7d} packets/s (64 B, p50 {p50_data} us), "
+          f"{bps / 8e6:.1f} MB/s each way (1400 B)")
+
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--short", action="store_true", help="fewer rounds (CI)")
     ap.add_argument("--modemu", default=os.path.join(ROOT, "build", "release", "grpc-api", "modemu"))
-    ap.add_argument("--transport", action="append", choices=["usbredir", "usbip"],
+    ap.add_argument("--transport", action="append", choices=["usbredir", "usbip", "gadget"],
                     help="the transports to measure (repeatable; default: all)")
     a = ap.parse_args()
     rounds = 100 if a.short else 1000
     p50s = {}
-    for transport in a.transport or ["usbredir", "usbip"]:
+    transports = a.transport or ["usbredir", "usbip", "gadget"]
+    for transport in [t for t in transports if t != "gadget"]:
         with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
             p50s[transport] = at_bench(a, d, transport, rounds)
         with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
@@ -156,6 +204,10 @@ def main():
         for transport, p50 in p50s.items():
             if transport != "usbredir":
                 print(f"ratio {transport} / usbredir AT round trip p50: {p50 / p50s['usbredir']:.1f}")
+    if "gadget" in transports:
+        for udc in ("vudc", "dummy"):
+            with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
+                gadget_bench(a, d, rounds, udc)
     return 0
 
 

@@ -15,6 +15,7 @@ const std::set<std::string>& known_event_kinds() {
   static const std::set<std::string> kinds = {
       "api", "at", "at.unsupported", "boot", "data.context", "data.counters", "data.dhcp", "data.drop", "data.dropped",
       "data.fault", "data.session", "data.tun",
+      "usb.gadget",
       "diag", "diag.framing", "error", "fault", "fault.end", "fault.refused", "fault.trait", "firehose",
       "firehose.progress", "flash", "host", "host.ping", "nv", "port.error", "port.open", "port.overflow", "port.up", "ports",
       "power", "power.functionality", "power.refused", "power.restore", "qmi", "qmi.framing", "qmi.invalid",

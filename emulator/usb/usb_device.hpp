@@ -60,6 +60,8 @@ class UsbDevice final : public DeviceObserver {
   const protocols::usb::DeviceDescriptor& device_descriptor() const { return device_; }
   const protocols::usb::ConfigurationDescriptor& configuration() const { return config_; }
   const std::map<std::uint8_t, Endpoint>& endpoints() const { return endpoints_; }
+  // The text of string descriptor `index` ("" for 0 or an unknown index).
+  std::string string_for(std::uint8_t index) const;
 
   // A control transfer on endpoint 0. `out` is the data stage of host-to-device requests.
   ControlResult control(const protocols::usb::SetupPacket& setup, protocols::ByteView out = {});
@@ -101,7 +103,6 @@ class UsbDevice final : public DeviceObserver {
 
   void build(const profile::UsbComposition& c);
   std::optional<protocols::Bytes> descriptor(std::uint16_t value, std::uint16_t index);
-  std::string string_for(std::uint8_t index) const;
   Function* function_for_interface(std::uint16_t number);
   // 2 bulk, 3 interrupt, 0 unknown endpoint.
   std::uint8_t endpoint_type(std::uint8_t endpoint) const {

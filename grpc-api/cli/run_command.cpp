@@ -1,11 +1,13 @@
 // `modemu run`: start a modem and serve it on a transport until Ctrl-C.
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -16,10 +18,11 @@
 #include "emulator/event_log.hpp"
 #include "emulator/profile.hpp"
 #include "emulator/state_dir.hpp"
+#include "emulator/usb/usb_device.hpp"
+#include "gadget/functionfs/functionfs_gadget.hpp"
 #include "gadget/local/qmi_proxy.hpp"
 #include "gadget/tun/tun_network.hpp"
 #include "gadget/usb2tcp/usb2tcp_server.hpp"
-#include "emulator/usb/usb_device.hpp"
 #include "gadget/usbip/usbip_server.hpp"
 #include "grpc-api/cli/commands.hpp"
 #include "grpc-api/cli/sizes.hpp"
@@ -59,7 +62,28 @@ struct RunOptions {
   double speed = 1.0;
   bool virtual_time = false;
   bool default_scenario = false;  // nothing chose a modem: the default scenario (a short F1)
+  std::string udc;                // --transport gadget: the USB device controller
+  std::string gadget_interfaces;  // --transport gadget: N,N,... (a reduced composition)
 };
+
+// --gadget-interfaces "2,4": interface numbers, or nullopt with the reason in `error`.
+std::optional<std::set<std::uint8_t>> parse_interface_list(const std::string& text, std::string& error) {
+  std::set<std::uint8_t> out;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || value > 255) {
+      error = fmt::format("\"{}\" is not an interface number (0-255)", item);
+      return std::nullopt;
+    }
+    out.insert(static_cast<std::uint8_t>(value));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return out;
+}
 
 // Where a modem's port links go: --dev-dir (a subdirectory per modem when there are several),
 // else STATE-DIR/ID/dev.
@@ -103,6 +127,27 @@ int run(const RunOptions& o) {
                  o.transport.c_str());
     return kExitUsage;
   }
+  // --- the FunctionFS gadget (gadget/functionfs): its own checks ---
+  const bool gadget = o.transport == "gadget";
+  std::set<std::uint8_t> gadget_interfaces;
+  if (!gadget && (!o.udc.empty() || !o.gadget_interfaces.empty())) {
+    std::fprintf(stderr, "modemu run: error: --udc and --gadget-interfaces go with --transport gadget\n");
+    return kExitUsage;
+  }
+  if (gadget) {
+    std::string error;
+    auto list = parse_interface_list(o.gadget_interfaces, error);
+    if (!list) {
+      std::fprintf(stderr, "modemu run: error: --gadget-interfaces: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    gadget_interfaces = *list;
+    if (o.virtual_time || o.qmi_proxy) {
+      std::fprintf(stderr, "modemu run: error: --transport gadget serves a real USB host: no --virtual-time, and "
+                           "no --qmi-proxy (the host's qmi-proxy reaches its /dev/cdc-wdm0)\n");
+      return kExitUsage;
+    }
+  }
   std::optional<scenario::Scenario> sc;
   if (o.default_scenario) {
     sc = scenarios::parse_scenario(scenarios::default_scenario_text(), "the default scenario");
@@ -113,9 +158,9 @@ int run(const RunOptions& o) {
       std::fprintf(stderr, "modemu run: error: %s\n", e.what());
       return kExitUsage;
     }
-    if (usb && !usbip && sc->modems_size() > 1) {
-      std::fprintf(stderr, "modemu run: error: usbredir serves one modem per process; the scenario has %d\n",
-                   sc->modems_size());
+    if (((usb && !usbip) || gadget) && sc->modems_size() > 1) {
+      std::fprintf(stderr, "modemu run: error: %s serves one modem per process; the scenario has %d\n",
+                   o.transport.c_str(), sc->modems_size());
       return kExitUsage;
     }
   }
@@ -250,6 +295,22 @@ int run(const RunOptions& o) {
       return kExitFailure;
     }
   }
+  // The FunctionFS gadget on this machine's device controller (one modem).
+  std::unique_ptr<em::UsbDevice> gadget_device;
+  std::unique_ptr<gadget::FunctionFsGadget> ffs_gadget;
+  if (gadget) {
+    gadget_device = std::make_unique<em::UsbDevice>(modem);
+    gadget::FunctionFsGadget::Options go;
+    go.udc = o.udc;
+    go.interfaces = gadget_interfaces;
+    go.mount_root = state_root / modem.id() / "functionfs";
+    try {
+      ffs_gadget = std::make_unique<gadget::FunctionFsGadget>(io, *gadget_device, go);
+    } catch (const gadget::GadgetError& e) {
+      std::fprintf(stderr, "modemu run: error: %s\n", e.what());
+      return kExitFailure;
+    }
+  }
   std::vector<std::unique_ptr<server::Attachment>> transports;
   for (em::Modem* m : modems) {
     server::TransportSpec spec;
@@ -294,6 +355,7 @@ int run(const RunOptions& o) {
     std::string where = usbip_server ? fmt::format("USB/IP on {}, bus id {} (usbip attach -r HOST -b {})",
                                                    usbip_server->address(), usbip_server->busid(i),
                                                    usbip_server->busid(i))
+                        : ffs_gadget ? fmt::format("USB gadget {} on {}", ffs_gadget->name(), ffs_gadget->udc())
                                      : transports[i]->where();
     std::vector<std::pair<std::string, std::string>> fields = {
         {"modem", m->id()}, {"profile", p.name()}, {"firmware", m->firmware().version()},
@@ -328,6 +390,8 @@ int run(const RunOptions& o) {
     transports.clear();
     usbip_server.reset();
     usbip_devices.clear();
+    ffs_gadget.reset();
+    gadget_device.reset();
     cut_signal.cancel();
     log.emit("", "stop", fmt::format("stopped ({})", cause));
     io.stop();
@@ -386,7 +450,8 @@ void add_run_command(CLI::App& app, Action& action) {
       "      then: qemu-system-x86_64 ... -device qemu-xhci -chardev socket,id=m,path=/tmp/ec25.sock,reconnect=1\n"
       "            -device usb-redir,chardev=m\n"
       "  modemu run -t usbip --listen 0.0.0.0:3240 --profile quectel-ec25\n"
-      "      then, on the host (a router): modprobe vhci-hcd; usbip attach -r SERVER -b 1-1\n\n"
+      "      then, on the host (a router): modprobe vhci-hcd; usbip attach -r SERVER -b 1-1\n"
+      "  modemu run -p quectel-ec25 -t gadget --udc usbip-vudc.0      (as root; see docs/gadget.md)\n\n"
       "Local ports are named like the Linux nodes of the real module (Quectel: ttyUSB0 DM, ttyUSB1\n"
       "NMEA, ttyUSB2 AT, ttyUSB3 AT/modem; Sierra: ttyUSB0 DM, ttyUSB1 NMEA, ttyUSB2 AT), and\n"
       "cdc-wdm0 (cdc-wdm1 on Sierra) is the QMI control channel as raw QMUX (qmicli --device-open-qmi).\n"
@@ -397,8 +462,9 @@ void add_run_command(CLI::App& app, Action& action) {
                   "How the host reaches the modem: local (pseudo-terminals), usbredir (a QEMU guest's USB, "
                   "with --listen), usbip (any Linux host with vhci_hcd: `usbip attach -r SERVER -b 1-1`; every "
                   "modem is a bus id 1-1, 1-2, ...; a reset closes the connection and the host attaches "
-                  "again), none (only the scenario's scripted host)")
-      ->check(CLI::IsMember({"local", "usbredir", "usbip", "none"}))
+                  "again), gadget (a USB gadget on this machine's device controller, through configfs and "
+                  "FunctionFS; root), none (only the scenario's scripted host)")
+      ->check(CLI::IsMember({"local", "usbredir", "usbip", "gadget", "none"}))
       ->capture_default_str();
   cmd->add_option("--listen", o->listen,
                   "Where a USB transport listens: usbredir: unix:PATH or tcp:HOST:PORT; usbip: HOST:PORT, default "
@@ -407,6 +473,15 @@ void add_run_command(CLI::App& app, Action& action) {
                   "Serve the DM interface, and the EDL interface after the switch, over QFirehose's TCP framing "
                   "on ADDR:PORT, a numeric IPv4 address (QFirehose -p ADDR:9008); works beside --transport")
       ->type_name("ADDR:PORT");
+  cmd->add_option("--udc", o->udc,
+                  "With --transport gadget: the USB device controller to bind (a name in /sys/class/udc); "
+                  "default: the only one there")
+      ->type_name("NAME");
+  cmd->add_option("--gadget-interfaces", o->gadget_interfaces,
+                  "With --transport gadget: serve only these interfaces of each composition (e.g. 2,4: AT and QMI "
+                  "of a Quectel module), numbered 0, 1, ... on the bus; for controllers with few endpoints such as "
+                  "dummy_hcd. A composition with none of them (EDL) is served whole")
+      ->type_name("N,N,...");
   cmd->add_option("--pcap", o->pcap, "Write every USB transfer to FILE (usbmon pcap, for Wireshark / tshark)");
   cmd->add_option("--dev-dir", o->dev_dir,
                   "Directory for the port links (ttyUSB0 ...); default: STATE-DIR/ID/dev");

@@ -1,5 +1,6 @@
 """The modem seen by a real Linux kernel: QEMU guests (tests/testbed) with the emulator attached
-over usbredir, real drivers (option, qcserial, qmi_wwan), qmicli, udev and ModemManager."""
+over usbredir, or running inside the guest as a USB gadget (GadgetInTheGuest), real drivers
+(option, qcserial, qmi_wwan), qmicli, qdl, udev and ModemManager."""
 import os
 import re
 import subprocess
@@ -123,53 +124,64 @@ echo "sys:nodes $(ls /dev | grep -E '^(ttyUSB|cdc-wdm)' | tr '\n' ' ')"
         self.assertEqual(sys_["sys:nodes"].split(), ["ttyUSB0"])
 
 
+def qmicli_suite_script(at_port="/dev/ttyUSB2"):
+    """qmicli in auto mode on /dev/cdc-wdm0: 30 calls and a data session (check_qmicli_suite)."""
+    commands = ["--get-service-version-info", "--dms-get-manufacturer", "--dms-get-model", "--dms-get-revision",
+                "--dms-get-ids", "--dms-get-capabilities", "--dms-uim-get-pin-status", "--dms-uim-get-iccid",
+                "--dms-uim-get-imsi", "--dms-get-operating-mode", "--nas-get-signal-strength",
+                "--nas-get-signal-info", "--nas-get-serving-system", "--nas-get-system-info",
+                "--nas-get-home-network", "--uim-get-card-status", "--uim-get-slot-status",
+                "--wda-get-data-format", "--wda-set-data-format=raw-ip", "--wds-get-packet-service-status",
+                "--wds-get-profile-list=3gpp", "--dms-get-hardware-revision", "--dms-get-software-version",
+                "--dms-get-band-capabilities", "--dms-get-msisdn", "--dms-get-power-state",
+                "--wds-get-default-settings=3gpp", "--wds-get-autoconnect-settings",
+                "--wds-set-autoconnect-settings=disabled", "--wds-set-ip-family=4",
+                "--wds-modify-profile=3gpp,1,apn=internet", "--device-open-sync --dms-get-manufacturer"]
+    script = "wait_for /dev/cdc-wdm0 20 || exit 3\n"
+    for c in commands:
+        script += f"echo '== {c}'; qmicli -d /dev/cdc-wdm0 {c} || echo FAILED\n"
+    script += ("echo '== session'; out=$(qmicli -d /dev/cdc-wdm0 --wds-start-network=apn=internet,ip-type=4 "
+               "--client-no-release-cid); echo \"$out\"\n"
+               "h=$(echo \"$out\" | sed -n \"s/.*handle: '\\([0-9]*\\)'.*/\\1/p\"); "
+               "c=$(echo \"$out\" | sed -n \"s/.*CID: '\\([0-9]*\\)'.*/\\1/p\")\n"
+               "qmicli -d /dev/cdc-wdm0 --wds-get-current-settings\n"
+               "qmicli -d /dev/cdc-wdm0 --wds-get-channel-rates\n"
+               "qmicli -d /dev/cdc-wdm0 --wds-get-packet-statistics\n"
+               "qmicli -d /dev/cdc-wdm0 --wds-get-data-bearer-technology\n"
+               "qmicli -d /dev/cdc-wdm0 --wds-stop-network=$h --client-cid=$c\n"
+               f"at {at_port} AT+CGACT?\n")
+    return script
+
+
+def check_qmicli_suite(test, out, p, version=None):
+    """The answers of qmicli_suite_script that `test` checks, for profile `p` on firmware `version`
+    (default: the profile's)."""
+    test.assertNotIn("FAILED", out)
+    test.assertNotRegex(out, r"(?m)^error:")
+    test.assertIn("IMEI: '%s'" % profile_value(p, r'imei:\s*"(\d+)"'), out)
+    test.assertIn("IMSI: '%s'" % profile_value(p, r'imsi:\s*"(\d+)"'), out)
+    test.assertIn("Registration state: 'registered'", out)
+    test.assertIn("Link layer protocol: 'raw-ip'", out)
+    test.assertIn("IPv4 address: %s" % profile_value(p, r'ipv4_address:\s*"([^"]+)"'), out)
+    test.assertIn("Network stopped", out)
+    test.assertIn("Max TX rate", out)
+    test.assertIn("Software version: %s" % (version or profile_value(p, r'default_version:\s*"([^"]+)"')), out)
+    test.assertIn("MSISDN: '%s'" % profile_value(p, r'msisdn:\s*"([^"]+)"'), out)
+    distinct = set(re.findall(r"^== (--[a-z-]+)", out, re.M)) | {"--wds-start-network", "--wds-get-current-settings",
+               "--wds-get-channel-rates", "--wds-get-packet-statistics", "--wds-get-data-bearer-technology",
+               "--wds-stop-network"}
+    test.assertGreaterEqual(len(distinct), 30)
+
+
 class QmicliOnTheRealNode(unittest.TestCase):
     """qmicli in auto mode against /dev/cdc-wdm0 as qmi_wwan made it."""
 
     def test_suite(self):
-        commands = ["--get-service-version-info", "--dms-get-manufacturer", "--dms-get-model", "--dms-get-revision",
-                    "--dms-get-ids", "--dms-get-capabilities", "--dms-uim-get-pin-status", "--dms-uim-get-iccid",
-                    "--dms-uim-get-imsi", "--dms-get-operating-mode", "--nas-get-signal-strength",
-                    "--nas-get-signal-info", "--nas-get-serving-system", "--nas-get-system-info",
-                    "--nas-get-home-network", "--uim-get-card-status", "--uim-get-slot-status",
-                    "--wda-get-data-format", "--wda-set-data-format=raw-ip", "--wds-get-packet-service-status",
-                    "--wds-get-profile-list=3gpp", "--dms-get-hardware-revision", "--dms-get-software-version",
-                    "--dms-get-band-capabilities", "--dms-get-msisdn", "--dms-get-power-state",
-                    "--wds-get-default-settings=3gpp", "--wds-get-autoconnect-settings",
-                    "--wds-set-autoconnect-settings=disabled", "--wds-set-ip-family=4",
-                    "--wds-modify-profile=3gpp,1,apn=internet", "--device-open-sync --dms-get-manufacturer"]
-        script = "wait_for /dev/cdc-wdm0 20 || exit 3\n"
-        for c in commands:
-            script += f"echo '== {c}'; qmicli -d /dev/cdc-wdm0 {c} || echo FAILED\n"
-        script += ("echo '== session'; out=$(qmicli -d /dev/cdc-wdm0 --wds-start-network=apn=internet,ip-type=4 "
-                   "--client-no-release-cid); echo \"$out\"\n"
-                   "h=$(echo \"$out\" | sed -n \"s/.*handle: '\\([0-9]*\\)'.*/\\1/p\"); "
-                   "c=$(echo \"$out\" | sed -n \"s/.*CID: '\\([0-9]*\\)'.*/\\1/p\")\n"
-                   "qmicli -d /dev/cdc-wdm0 --wds-get-current-settings\n"
-                   "qmicli -d /dev/cdc-wdm0 --wds-get-channel-rates\n"
-                   "qmicli -d /dev/cdc-wdm0 --wds-get-packet-statistics\n"
-                   "qmicli -d /dev/cdc-wdm0 --wds-get-data-bearer-technology\n"
-                   "qmicli -d /dev/cdc-wdm0 --wds-stop-network=$h --client-cid=$c\n"
-                   "at /dev/ttyUSB2 AT+CGACT?\n")
         p = "quectel-eg12"
         with Guest(p) as g:
-            rc, out = g.run(script)
+            rc, out = g.run(qmicli_suite_script())
         self.assertEqual(rc, 0, out)
-        self.assertNotIn("FAILED", out)
-        self.assertNotRegex(out, r"(?m)^error:")
-        self.assertIn("IMEI: '%s'" % profile_value(p, r'imei:\s*"(\d+)"'), out)
-        self.assertIn("IMSI: '%s'" % profile_value(p, r'imsi:\s*"(\d+)"'), out)
-        self.assertIn("Registration state: 'registered'", out)
-        self.assertIn("Link layer protocol: 'raw-ip'", out)
-        self.assertIn("IPv4 address: %s" % profile_value(p, r'ipv4_address:\s*"([^"]+)"'), out)
-        self.assertIn("Network stopped", out)
-        self.assertIn("Max TX rate", out)
-        self.assertIn("Software version: %s" % profile_value(p, r'default_version:\s*"([^"]+)"'), out)
-        self.assertIn("MSISDN: '%s'" % profile_value(p, r'msisdn:\s*"([^"]+)"'), out)
-        distinct = set(re.findall(r"^== (--[a-z-]+)", out, re.M)) | {"--wds-start-network", "--wds-get-current-settings",
-                   "--wds-get-channel-rates", "--wds-get-packet-statistics", "--wds-get-data-bearer-technology",
-                   "--wds-stop-network"}
-        self.assertGreaterEqual(len(distinct), 30)
+        check_qmicli_suite(self, out, p)
 
 
 class ResetPattern(unittest.TestCase):
@@ -603,6 +615,167 @@ class PcapInTshark(unittest.TestCase):
             r = subprocess.run(["tshark", "-r", pcap, "-Y", "usb.bDescriptorType == 1", "-V"], capture_output=True,
                                text=True, timeout=60)
             self.assertIn("idVendor: Quectel Wireless Solutions Co., Ltd. (0x2c7c)", r.stdout)
+
+
+
+# The device in the guest, whichever bus it is on: ids, strings, drivers per interface, nodes.
+GADGET_ENUMERATION = r"""
+d=$(for d in /sys/bus/usb/devices/*-1; do [ -f $d/idProduct ] && [ "$(cat $d/idVendor)" != 1d6b ] && echo $d; done)
+echo "sys:ids $(cat $d/idVendor):$(cat $d/idProduct)"
+echo "sys:strings $(cat $d/manufacturer)/$(cat $d/product)"
+for i in $d/*:1.*; do echo "sys:if$(cat $i/bInterfaceNumber) $(basename $(readlink $i/driver 2>/dev/null || echo none))"; done
+echo "sys:nodes $(ls /dev | grep -E '^(ttyUSB|cdc-wdm)' | tr '\n' ' ')"
+"""
+
+
+class GadgetInTheGuest(unittest.TestCase):
+    """Issue 8's first acceptance item: modemu runs inside the guest with --transport gadget
+    (configfs through libusbgx, FunctionFS) and the guest's own kernel is the host. Full
+    compositions on usbip-vudc looped back through vhci_hcd; a reduced one on dummy_hcd, whose
+    endpoints are too few for five interfaces (transports.md section 3)."""
+
+    # Whatever the script's end, modemu is stopped and its log and the gadgets left are shown.
+    EPILOGUE = ("trap 'modemu_stop; echo \"modemu-rc=$?\"; echo \"sys:gadgets-left [$(ls /sys/kernel/config/usb_gadget "
+                "2>/dev/null)]\"; echo \"== modemu log\"; cat /tmp/modemu.log' EXIT\n")
+    VUDC = "gadget_setup vudc\nkeep_vudc_attached &\n"
+
+    def run_guest(self, script, files=None, timeout=300):
+        overlay = testbed.modemu_overlay(os.environ["MODEMU"])
+        rc, out, console = testbed.run(EDL_GUEST_LIB + self.EPILOGUE + script, timeout=timeout, overlays=[overlay],
+                                       files=files)
+        self.assertEqual(rc, 0, console[-8000:])
+        # SIGTERM: modemu unbinds and removes everything it made in configfs, and exits 0
+        self.assertIn("modemu-rc=0", out)
+        self.assertIn("sys:gadgets-left []", out)
+        return out
+
+    def check_full(self, out, profile, pid):
+        sys_ = sysfs_lines(out)
+        self.assertEqual(sys_["sys:ids"], f"2c7c:{pid}")
+        self.assertEqual(sys_["sys:strings"], "Quectel/" + profile_value(profile, r'product:\s*"([^"]+)"'))
+        for i in range(4):
+            self.assertEqual(sys_[f"sys:if0{i}"], "option")
+        self.assertEqual(sys_["sys:if04"], "qmi_wwan")
+        self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "ttyUSB0", "ttyUSB1", "ttyUSB2", "ttyUSB3"])
+        self.assertIn(f"bound to usbip-vudc.0 (interfaces 0 1 2 3 4)", out)
+
+    def test_ec25_full_composition_on_vudc(self):
+        p = "quectel-ec25"
+        out = self.run_guest(self.VUDC + f"modemu_start --profile {p} --time-scale 0.1 -t gadget --udc usbip-vudc.0\n"
+                             "wait_for /sys/class/net/wwan0 40 || exit 3\n" + GADGET_ENUMERATION +
+                             "at /dev/ttyUSB2 ATI\n" + qmicli_suite_script())
+        self.check_full(out, p, "0125")
+        self.assertIn("Revision: " + profile_value(p, r'default_version:\s*"([^"]+)"'), out)
+        check_qmicli_suite(self, out, p)
+
+    def test_sierra_mc7455_keeps_its_interface_numbers_on_vudc(self):
+        # 0 2 3 8 10: qcserial and qmi_wwan pick their interfaces by number
+        out = self.run_guest(self.VUDC + "modemu_start --profile sierra-mc7455 --time-scale 0.1 -t gadget\n"
+                             "wait_for /sys/class/net/wwan1 40 || exit 3\n" + GADGET_ENUMERATION +
+                             "at /dev/ttyUSB2 ATI\nqmicli -d /dev/cdc-wdm0 --dms-get-model\n")
+        sys_ = sysfs_lines(out)
+        self.assertEqual(sys_["sys:ids"], "1199:9071")
+        for n in ("00", "02", "03"):
+            self.assertEqual(sys_[f"sys:if{n}"], "qcserial")
+        for n in ("08", "0a"):
+            self.assertEqual(sys_[f"sys:if{n}"], "qmi_wwan")
+        for n in ("01", "04", "05", "06", "07", "09"):
+            self.assertEqual(sys_[f"sys:if{n}"], "none")
+        self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "cdc-wdm1", "ttyUSB0", "ttyUSB1", "ttyUSB2"])
+        self.assertIn("Model: MC7455", out)
+        self.assertIn("Model: 'MC7455'", out)
+        self.assertIn("(interfaces 0 2 3 8 10; placeholders 1 4 5 6 7 9)", out)
+
+    def test_eg12_full_composition_reset_edl_and_qdl_on_vudc(self):
+        p = "quectel-eg12"
+        script = self.VUDC + f"""
+modemu_start --profile {p} --time-scale 0.1 -t gadget --firmware EG12EAPAR01A09M4G
+wait_for /sys/class/net/wwan0 40 || exit 3
+{GADGET_ENUMERATION}
+at /dev/ttyUSB2 ATI
+{qmicli_suite_script()}
+# a reset: the gadget is unbound and bound again, the host sees a disconnect and a new device
+at /dev/ttyUSB2 AT+CFUN=1,1
+wait_dmesg 1 "USB disconnect" 20 || exit 4
+wait_dmesg 2 "wwan0: register" 40 || exit 5
+wait_for /dev/cdc-wdm0 20 || exit 6
+echo "sys:after-reset $(usb_count 2c7c 0512)"
+# the DIAG switch into EDL: one interface, 05c6:9008, bound by qcserial; qdl flashes A12 into it
+edl_switch
+wait_usb 05c6 9008 30 || exit 7
+wait_dmesg 1 "Qualcomm USB modem converter now attached" 10 || exit 8
+echo "sys:9008 $(usb_count 05c6 9008) 0512 $(usb_count 2c7c 0512)"
+flash
+echo "qdl-rc=$?"
+wait_usb 2c7c 0512 30 || exit 9
+wait_for /dev/cdc-wdm0 20 || exit 10
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = firmware_package(p, "EG12EAPAR01A12M4G", d)
+            out = self.run_guest(script, files=files, timeout=400)
+        self.check_full(out, p, "0512")
+        check_qmicli_suite(self, out, p, "EG12EAPAR01A09M4G")
+        self.assertIn("sys:after-reset 1", out)
+        self.assertIn("sys:9008 1 0512 0", out)
+        self.assertIn("05c6:9008 bound to usbip-vudc.0 (interfaces 0)", out)
+        self.assertIn("qdl-rc=0", out)
+        self.assertIn("Revision: 'EG12EAPAR01A12M4G'", out)
+        # every plug built a new gadget: start, reset, EDL, A12
+        self.assertEqual(len(re.findall(r"gadget modemu-quectel-eg12 \S+ bound to", out)), 4)
+
+    def test_reduced_composition_on_dummy_hcd_errors_and_leftover(self):
+        p = "quectel-ec25"
+        run = f"MODEMU_PROFILE_PATH=/modemu/profiles /modemu/modemu run -p {p} -t gadget --state-dir /tmp/s"
+        script = f"""
+echo "== no configfs"; {run} 2>&1; echo "rc=$?"
+gadget_setup none
+echo "== no udc"; {run} 2>&1; echo "rc=$?"
+echo "== bad list"; {run} --gadget-interfaces 2,x 2>&1; echo "rc=$?"
+gadget_setup dummy
+for m in $(grep -E 'usbip-(core|vudc)' /etc/testbed-gadget-modules); do insmod $m; done
+echo "== several udcs"; {run} 2>&1; echo "rc=$?"
+echo "== unknown udc"; {run} --udc nope 2>&1; echo "rc=$?"
+modemu_start --profile {p} --time-scale 0.1 -t gadget --udc dummy_udc.0 --gadget-interfaces 2,4
+wait_for /sys/class/net/wwan0 40 || exit 3
+{GADGET_ENUMERATION}
+at /dev/ttyUSB0 ATI
+{qmicli_suite_script("/dev/ttyUSB0")}
+# killed without cleaning up: the gadget stays in configfs, unbound; the next start replaces it
+kill -9 $(cat /tmp/modemu.pid); wait
+wait_dmesg 1 "USB disconnect" 10 || exit 4
+echo "sys:left-after-kill $(ls /sys/kernel/config/usb_gadget)"
+modemu_start --profile {p} --time-scale 0.1 -t gadget --udc dummy_udc.0 --gadget-interfaces 2,4
+wait_dmesg 2 "wwan0: register" 40 || exit 5
+wait_for /dev/cdc-wdm0 20 || exit 6
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+"""
+        out = self.run_guest(script)
+        self.assertRegex(out, r"== no configfs\nmodemu run: error: --transport gadget: no /sys/kernel/config/usb_gadget: "
+                              r"mount configfs .*\nrc=1")
+        self.assertRegex(out, r"== no udc\nmodemu run: error: --transport gadget: no USB device controller in "
+                              r"/sys/class/udc.*\nrc=1")
+        self.assertRegex(out, r"== bad list\nmodemu run: error: --gadget-interfaces: \"x\" is not an interface number")
+        self.assertRegex(out, r"== several udcs\nmodemu run: error: --transport gadget: several USB device controllers "
+                              r"\(dummy_udc.0, usbip-vudc.0\): choose one with --udc NAME\nrc=1")
+        self.assertRegex(out, r"== unknown udc\nmodemu run: error: --udc nope: no such USB device controller in "
+                              r"/sys/class/udc \(there: dummy_udc.0, usbip-vudc.0\)\nrc=1")
+        sys_ = sysfs_lines(out)
+        # AT and QMI keep their numbers 2 and 4; 0, 1 and 3 are interfaces without endpoints
+        # that no driver claims
+        self.assertEqual(sys_["sys:ids"], "2c7c:0125")
+        self.assertEqual(sys_["sys:if02"], "option")
+        self.assertEqual(sys_["sys:if04"], "qmi_wwan")
+        for n in ("00", "01", "03"):
+            self.assertEqual(sys_[f"sys:if{n}"], "none")
+        self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "ttyUSB0"])
+        self.assertIn("bound to dummy_udc.0 (interfaces 2 4; placeholders 0 1 3)", out)
+        self.assertRegex(out, r"ATI\nQuectel\nEC25\n")
+        # QMI responses are announced with the real interface number, or cdc-wdm would not fetch them
+        check_qmicli_suite(self, out, p)
+        self.assertIn("sys:left-after-kill modemu-quectel-ec25", out)
+        self.assertIn("removed the gadget modemu-quectel-ec25 left by an earlier run", out)
+        self.assertIn("Revision: 'EC25EFAR06A06M4G'", out)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,11 @@ DEFAULT_CACHE = os.environ.get("MODEMU_TESTBED_CACHE", os.path.join(ROOT, "build
 # Driver order that works without udev (transports.md section 5); udev may load more.
 MODULES = ["usb-common", "usbcore", "xhci-hcd", "xhci-pci", "usbserial", "usb_wwan", "option", "qcserial",
            "mii", "usbnet", "cdc-wdm", "qmi_wwan", "cdc_ether"]
+
+# The gadget side (tests that run modemu in the guest, --transport gadget): in the image, loaded by
+# gadget_setup, not at boot, so other tests keep their bus numbering.
+GADGET_MODULES = ["configfs", "libcomposite", "usb_f_fs", "dummy_hcd", "usbip-core", "usbip-vudc", "vhci-hcd"]
+GADGET_BINARIES = ["/usr/sbin/usbip", "/usr/sbin/usbipd"]
 # In the image, loaded by a test that needs them (`modprobe NAME`), not at boot: USB/IP's client
 # side (`use_usbip` in the guest), and the network it needs.
 ON_DEMAND_MODULES = ["usbip-core", "vhci-hcd", "virtio_ring", "virtio", "virtio_pci_legacy_dev",
@@ -42,7 +47,7 @@ ON_DEMAND_MODULES = ["usbip-core", "vhci-hcd", "virtio_ring", "virtio", "virtio_
 BINARIES = [
     "/usr/bin/qmicli", "/usr/libexec/qmi-proxy", "/usr/bin/mmcli", "/usr/sbin/ModemManager",
     "/usr/lib/systemd/systemd-udevd", "/usr/bin/udevadm", "/usr/bin/dbus-daemon", "/usr/lib/polkit-1/polkitd",
-    "/usr/bin/qdl", "/usr/sbin/usbip",
+    "/usr/bin/qdl",
 ]
 TREES = [
     "/usr/lib/udev/rules.d", "/usr/lib/x86_64-linux-gnu/ModemManager", "/usr/share/dbus-1/system.conf",
@@ -80,17 +85,21 @@ wait_for() {
   [ -e "$1" ]
 }
 # at DEVICE COMMAND: sends one AT command line and prints the answer (up to OK or ERROR, 3 s).
+# The port is opened once (fd 3) for the command and the answer: a reader that opened it late,
+# after the answer, would raise DTR again and the modem drops what it said before (as the
+# real module does), so a loaded guest lost answers.
 at() {
   dev=$1; shift
-  stty -F "$dev" raw -echo 2>/dev/null
   out=/tmp/at.$$
   : > $out
-  timeout 3 cat "$dev" > $out &
+  exec 3<>"$dev"
+  stty raw -echo <&3 2>/dev/null
+  timeout 3 cat <&3 > $out &
   reader=$!
-  usleep 100000
-  printf '%s\r' "$*" > "$dev"
+  printf '%s\r' "$*" >&3
   n=30; while ! grep -qE 'OK|ERROR' $out && [ $n -gt 0 ]; do usleep 100000; n=$((n-1)); done
   kill $reader 2>/dev/null; wait $reader 2>/dev/null
+  exec 3<&-
   tr -d '\r' < $out
 }
 # hotplug N / unplug N: ask the host to attach (detach) hot-plug device N through QEMU's monitor.
@@ -103,6 +112,42 @@ use_usbip() {
   wait_for /sys/class/net/eth0 10 || return 1
   ip link set lo up
   ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0
+}
+# gadget_setup vudc|dummy: configfs and a UDC for modemu's gadget transport: usbip-vudc looped
+# back through vhci_hcd (usbipd in device mode; keep_vudc_attached re-attaches after every
+# rebind), or dummy_hcd (few endpoints: reduced compositions). Recipe: transports.md section 3.
+gadget_setup() {
+  for m in $(cat /etc/testbed-gadget-modules); do
+    case $m in
+      *dummy_hcd*) [ "$1" = dummy ] || continue ;;
+      *usbip*|*vhci*) [ "$1" = vudc ] || continue ;;
+    esac
+    insmod "$m" 2>/dev/null
+  done
+  grep -qs configfs /proc/mounts || mount -t configfs none /sys/kernel/config
+  if [ "$1" = vudc ]; then
+    ip link set lo up
+    usbipd --device -4 -D 2>/dev/null  # it complains until a gadget is bound
+  fi
+}
+keep_vudc_attached() {
+  while :; do
+    if [ "$(cat /sys/devices/platform/usbip-vudc.0/usbip_status 2>/dev/null)" = 1 ] \
+       && grep -qs . /sys/kernel/config/usb_gadget/*/UDC; then
+      usbip attach -r 127.0.0.1 -d usbip-vudc.0 >/dev/null 2>&1
+    fi
+    usleep 100000
+  done
+}
+# modemu_start ARGS...: the emulator shipped into the guest by the test; events in /tmp/modemu.log
+modemu_start() {
+  MODEMU_PROFILE_PATH=/modemu/profiles /modemu/modemu run --state-dir /tmp/modemu-state "$@" > /tmp/modemu.log 2>&1 &
+  echo $! > /tmp/modemu.pid
+}
+# modemu_stop: SIGTERM, and its exit code
+modemu_stop() {
+  kill -TERM $(cat /tmp/modemu.pid) 2>/dev/null
+  wait $(cat /tmp/modemu.pid)
 }
 start_udev() {
   mkdir -p /run/udev
@@ -239,7 +284,7 @@ def inputs_key(kver):
     with open(__file__, "rb") as f:
         h.update(f.read())
     h.update(kver.encode())
-    for p in BINARIES + [f"/boot/vmlinuz-{kver}", "/bin/busybox"]:
+    for p in BINARIES + GADGET_BINARIES + [f"/boot/vmlinuz-{kver}", "/bin/busybox"]:
         if os.path.exists(p):
             st = os.stat(p)
             h.update(f"{p}:{st.st_size}:{int(st.st_mtime)}".encode())
@@ -254,7 +299,7 @@ def build(cache=DEFAULT_CACHE, verbose=True):
     vmlinux, base = os.path.join(out, "vmlinux"), os.path.join(out, "base.cpio")
     if os.path.exists(vmlinux) and os.path.exists(base):
         return vmlinux, base
-    missing = [b for b in BINARIES if not os.path.exists(b)]
+    missing = [b for b in BINARIES + GADGET_BINARIES if not os.path.exists(b)]
     if missing:
         sys.exit("testbed: missing " + ", ".join(missing) + ": run scripts/install-deps.sh")
     t0 = time.monotonic()
@@ -281,14 +326,24 @@ def build(cache=DEFAULT_CACHE, verbose=True):
     for line in open(f"{moddir}/modules.dep"):
         k, _, v = line.partition(":")
         deps[os.path.basename(k).split(".ko")[0].replace("_", "-")] = (k, v.split())
-    order, want = [], [m.replace("_", "-") for m in MODULES + ON_DEMAND_MODULES]
+    order, want = [], [m.replace("_", "-") for m in MODULES]
     for m in want:
         path, _ = deps[m]
         if path not in order:
             order.append(path)
-    at_boot = [deps[m.replace("_", "-")][0] for m in MODULES]
+    gadget_order, on_demand = [], []
+
+    def with_deps(path, into):
+        for dep in reversed(deps[os.path.basename(path).split(".ko")[0].replace("_", "-")][1]):
+            with_deps(dep, into)
+        if path not in order and path not in into:
+            into.append(path)
+    for m in GADGET_MODULES:
+        with_deps(deps[m.replace("_", "-")][0], gadget_order)
+    for m in ON_DEMAND_MODULES:
+        with_deps(deps[m.replace("_", "-")][0], on_demand)
     modroot = os.path.join(tmp, "modroot")
-    for path in order:
+    for path in order + gadget_order + [p for p in on_demand if p not in gadget_order]:
         dest = os.path.join(modroot, "lib", "modules", kver, path)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copy(os.path.join(moddir, path), dest)
@@ -300,11 +355,13 @@ def build(cache=DEFAULT_CACHE, verbose=True):
         for f in files:
             full = os.path.join(dirpath, f)
             c.file("usr" + full[len(modroot):], read_file(full))
-    c.file("etc/testbed-modules", "\n".join(f"/lib/modules/{kver}/{p}" for p in order if p in at_boot).encode() + b"\n")
+    c.file("etc/testbed-modules", "\n".join(f"/lib/modules/{kver}/{p}" for p in order).encode() + b"\n")
+    c.file("etc/testbed-gadget-modules", "\n".join(f"/lib/modules/{kver}/{p}" for p in gadget_order).encode() + b"\n")
     # programs, their libraries, their data
-    for b in BINARIES:
+    for b in BINARIES + GADGET_BINARIES:
         c.copy(b)
-    for lib in libraries(BINARIES + glob.glob("/usr/lib/x86_64-linux-gnu/ModemManager/*.so")):
+    c.file("usr/share/hwdata/usb.ids", read_file("/usr/share/misc/usb.ids"))
+    for lib in libraries(BINARIES + GADGET_BINARIES + glob.glob("/usr/lib/x86_64-linux-gnu/ModemManager/*.so")):
         c.copy(lib)
     for t in TREES:
         if os.path.exists(t):
@@ -330,6 +387,33 @@ def build(cache=DEFAULT_CACHE, verbose=True):
         print(f"testbed: built guest for kernel {kver} in {time.monotonic() - t0:.1f}s ({size:.0f} MB initramfs) in {out}",
               file=sys.stderr)
     return vmlinux, base
+
+
+def modemu_overlay(modemu, cache=DEFAULT_CACHE):
+    """A cpio with `modemu` (stripped) at /modemu/modemu, its libraries and the profiles at
+    /modemu/profiles, to append to the guest (guest_lib: modemu_start). Cached per binary."""
+    st = os.stat(modemu)
+    profiles = sorted(glob.glob(os.path.join(ROOT, "emulator", "profiles", "*.txtpb")))
+    h = hashlib.sha256(f"{os.path.abspath(modemu)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for p in profiles:
+        h.update(read_file(p))
+    path = os.path.join(cache, "modemu-" + h.hexdigest()[:16] + ".cpio")
+    if os.path.exists(path):
+        return path
+    os.makedirs(cache, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="testbed-modemu-", dir=cache) as d:
+        stripped = os.path.join(d, "modemu")
+        subprocess.run(["strip", "-o", stripped, modemu], check=True)
+        c = Cpio()
+        c.file("modemu/modemu", read_file(stripped), 0o755)
+        for p in profiles:
+            c.file("modemu/profiles/" + os.path.basename(p), read_file(p))
+        for lib in libraries([modemu]):
+            c.copy(lib)
+        with open(path + ".tmp", "wb") as f:
+            f.write(c.finish())
+        os.rename(path + ".tmp", path)
+    return path
 
 
 class Qmp:
@@ -366,10 +450,12 @@ class Qmp:
         self.sock.close()
 
 
-def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=(), files=None, net=False):
+def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=(), files=None, overlays=(),
+        net=False):
     """Runs `script` (shell text) in the guest with a usb-redir device per socket.
-    `files` maps guest paths to (bytes, mode) to add for this run.
-    `net`: a virtio NIC on QEMU's user-mode network, for USB/IP; `net_up` in the script configures
+    `files` maps guest paths to (bytes, mode) to add for this run; `overlays` are cpio files
+    appended as they are (modemu_overlay).
+    `net`: a virtio NIC on QEMU's user-mode network, for USB/IP; `use_usbip` in the script configures
     it, and the guest reaches the host's loopback as 10.0.2.2 (and nothing else: no route out).
     `hotplug` sockets are attached through QEMU's monitor when the script calls `hotplug N`
     (N: index in `hotplug`), and detached by `unplug N`, as an operator would on a running VM.
@@ -383,6 +469,8 @@ def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False,
         initrd = os.path.join(d, "initrd.cpio")
         with open(initrd, "wb") as f:
             f.write(read_file(base))
+            for overlay in overlays:
+                f.write(read_file(overlay))
             f.write(c.finish())
         qmp_path = os.path.join(d, "qmp.sock")
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "384",
