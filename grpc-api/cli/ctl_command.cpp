@@ -112,6 +112,16 @@ void print_modem(const v1::Modem& m) {
     std::printf("              %s%s\n", r.qmi_silent() ? "QMI silent " : "", r.offline() ? "offline" : "");
   }
   std::printf("  data        %u context(s) active\n", r.active_contexts());
+  for (const auto& d : m.data_sessions()) {
+    std::string addresses = d.ipv4_address();
+    if (!d.ipv6_address().empty()) addresses += (addresses.empty() ? "" : ", ") + d.ipv6_address();
+    std::printf("  session     context %u (%s): up %llu packets / %llu bytes, down %llu packets / %llu bytes, "
+                "dropped %llu up / %llu down\n",
+                d.cid(), addresses.c_str(), static_cast<unsigned long long>(d.uplink_packets()),
+                static_cast<unsigned long long>(d.uplink_bytes()), static_cast<unsigned long long>(d.downlink_packets()),
+                static_cast<unsigned long long>(d.downlink_bytes()), static_cast<unsigned long long>(d.uplink_dropped()),
+                static_cast<unsigned long long>(d.downlink_dropped()));
+  }
   std::printf("  transport   %s\n", m.transport().where().empty() ? "none" : m.transport().where().c_str());
   std::printf("  faults      %u in force\n", m.active_faults());
   if (!m.scenario().empty()) std::printf("  scenario    %s\n", m.scenario().c_str());

@@ -22,6 +22,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include "emulator/data/data_service.hpp"
 #include "emulator/firmware/boot.hpp"
 #include "emulator/firmware/image.hpp"
 #include "emulator/flash/flash.hpp"
@@ -29,6 +30,7 @@
 #include "emulator/profile.hpp"
 #include "emulator/textproto.hpp"
 #include "grpc-api/server/transport.hpp"
+#include "protocols/net/address.hpp"
 #include "modemu/v1/modemu.grpc.pb.h"
 #include "scenarios/engine.hpp"
 #include "scenarios/scenario.hpp"
@@ -369,6 +371,19 @@ void ApiServer::Impl::describe(em::Modem& m, v1::Modem& out) const {
     out.mutable_transport()->set_kind(spec.kind == TransportSpec::Kind::kLocal ? v1::TRANSPORT_LOCAL
                                                                                : v1::TRANSPORT_USBREDIR);
     out.mutable_transport()->set_where(it->second->where());
+  }
+  for (const em::SessionAddresses* session : m.data().sessions()) {
+    auto& d = *out.add_data_sessions();
+    const em::DataCounters& c = m.data().counters(session->cid);
+    d.set_cid(session->cid);
+    if (session->ipv4) d.set_ipv4_address(protocols::net::to_string(*session->ipv4));
+    if (session->ipv6) d.set_ipv6_address(protocols::net::to_string(*session->ipv6));
+    d.set_uplink_packets(c.uplink_packets);
+    d.set_uplink_bytes(c.uplink_bytes);
+    d.set_downlink_packets(c.downlink_packets);
+    d.set_downlink_bytes(c.downlink_bytes);
+    d.set_uplink_dropped(c.uplink_dropped);
+    d.set_downlink_dropped(c.downlink_dropped);
   }
   out.set_boot_count(s.boot_count);
   if (const Running* r2 = owner(m.id()); r2 != nullptr) out.set_scenario(r2->id);

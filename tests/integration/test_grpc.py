@@ -209,6 +209,33 @@ class Api(unittest.TestCase):
         self.api.DeleteModem(pb.ModemRef(id="short-m"))
         w.cancel()
 
+    def test_data_sessions_and_their_counters(self):
+        # The scripted host brings a session up and pings through it; GetModem reports the
+        # session with its addresses and counters, as the event log's data.counters does.
+        sc = spb.Scenario(name="data", duration="1h", modems=[spb.ModemSpec(id="data-m", profile="quectel-ec25",
+                                                                            time_scale=0.05)],
+                          actions=[spb.Action(at="1s", at_command="AT+CGACT=1,1"),
+                                   spb.Action(at="2s", ping=spb.Ping(target="gateway", count=3, interval="0.05s",
+                                                                     timeout="0.5s"))])
+        w = Watcher(self.api, modems=["data-m"])
+        self.api.StartScenario(pb.StartScenarioRequest(scenario=sc, id="data"))
+        ping = w.wait_kind("host.ping", "data-m")
+        self.assertEqual((ping.fields["sent"], ping.fields["replies"]), ("3", "3"), ping.message)
+        sessions = self.api.GetModem(pb.ModemRef(id="data-m")).data_sessions
+        self.assertEqual(len(sessions), 1)
+        d = sessions[0]
+        self.assertEqual(d.cid, 1)
+        self.assertTrue(d.ipv4_address.startswith("10."), d)
+        self.assertEqual((d.uplink_packets, d.downlink_packets), (3, 3))
+        self.assertEqual(d.uplink_bytes, d.downlink_bytes)
+        self.assertGreater(d.uplink_bytes, 0)
+        r = self.server.ctl("modems", "get", "data-m")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("session     context 1", r.stdout)
+        self.api.StopScenario(pb.ScenarioRef(id="data"))
+        self.api.DeleteModem(pb.ModemRef(id="data-m"))
+        w.cancel()
+
     def test_refused_calls_say_why_and_change_nothing(self):
         _, w = self.create("ref")
         w.wait(lambda: any(e.kind == "radio.registration" and e.fields.get("to") == "home" for e in w.events),
