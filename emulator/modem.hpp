@@ -224,6 +224,9 @@ class Modem {
     std::string firehose_nak;           // "unaligned" or "payload": the programmer refuses (F10)
     double cut_at_program_percent = -1; // power cut this far into a Firehose program (0..100)
     std::uint32_t cut_program_index = 1;// in the session's Nth program command
+    int qdl_sdp_reply = -1;             // Sierra QDL: this byte answers the DLOAD SDP probe (F9: 0x13)
+    double cut_at_qdl_percent = -1;     // power cut this far into a QDL image (0..100)
+    std::uint32_t cut_qdl_image_index = 1;  // the session's Nth image
   };
   EdlFaults& edl_faults() { return edl_faults_; }
 

@@ -192,7 +192,9 @@ void Target::message(ByteView payload) {
   switch (cmd) {
     case kDloadSdp: {
       if (payload.size() < 3) return fail(kErrBadPacket, "DLOAD SDP shorter than 3 bytes");
-      if (state_ == State::kOpen) return fail(kErrCommandSequence, "DLOAD SDP while an image is open");
+      // A host that starts over (an updater killed mid-image and run again) probes first: the
+      // open image is abandoned, as the sink keeps its download in progress.
+      if (state_ == State::kOpen) set_state(State::kIdle, fmt::format("DLOAD SDP after {} of {} bytes", received_, total_));
       if (hooks_.sdp_reply) {
         if (auto reply = hooks_.sdp_reply()) {
           event(fmt::format("DLOAD SDP: answered {}", hex(*reply)));
