@@ -15,7 +15,7 @@ const std::set<std::string>& known_event_kinds() {
       "at", "at.unsupported", "boot", "data.context", "data.counters", "data.dhcp", "data.drop", "data.dropped", "data.fault",
       "data.session",
       "diag", "diag.framing", "error", "fault", "fault.end", "fault.refused", "fault.trait", "firehose",
-      "firehose.progress", "flash", "host", "nv", "port.error", "port.open", "port.overflow", "port.up", "ports",
+      "firehose.progress", "qdl", "qdl.progress", "flash", "host", "nv", "port.error", "port.open", "port.overflow", "port.up", "ports",
       "power", "power.functionality", "power.refused", "power.restore", "qmi", "qmi.framing", "qmi.invalid",
       "qmi.malformed", "qmi.proxy", "qmi.silence", "qmi.swallowed", "radio.cell", "radio.registration",
       "radio.signal", "ready", "sahara", "scenario", "sim", "start", "stop", "usb.missing", "usb.plug", "usb.stall",

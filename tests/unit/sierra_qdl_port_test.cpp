@@ -3,6 +3,7 @@
 // faults (the loader's wrong SDP answer, a power cut N% into an image).
 #include <doctest/doctest.h>
 
+#include "emulator/faults/faults.hpp"
 #include "emulator/sierra/qdl_port.hpp"
 #include "protocols/qdl/qdl.hpp"
 #include "tests/unit/support.hpp"
@@ -124,4 +125,17 @@ TEST_CASE("sierra qdl port: faults") {
     CHECK(cut);
     CHECK(rig.vm.modem->power_state() != emulator::PowerState::kApplication);
   }
+}
+
+TEST_CASE("sierra qdl port: the registry's faults pull the port's levers") {
+  Rig rig;
+  emulator::faults::Rng rng(1);
+  {
+    auto f = emulator::faults::activate(*rig.vm.modem, "qdl_sdp_reply", {}, rng);
+    CHECK(rig.framed(Bytes{qdl::kDloadSdp, 0, 0}) == "7e 13 62 d2 7e");
+  }
+  CHECK(rig.framed(Bytes{qdl::kDloadSdp, 0, 0}) == rig.ok(Bytes{qdl::kDloadAck}));
+  auto cut = emulator::faults::activate(*rig.vm.modem, "power_cut", {{"point", "qdl_image"}, {"percent", "25"}}, rng);
+  CHECK(rig.vm.modem->edl_faults().cut_at_qdl_percent == 25);
+  CHECK(rig.vm.modem->edl_faults().cut_qdl_image_index == 1);
 }
