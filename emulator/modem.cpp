@@ -15,6 +15,7 @@
 #include "emulator/firmware/boot.hpp"
 #include "emulator/flash/flash.hpp"
 #include "emulator/qmi/qmi_function.hpp"
+#include "emulator/sierra/store.hpp"
 
 namespace modemu::emulator {
 
@@ -150,6 +151,20 @@ Modem::Modem(ModemOptions options, Clock& clock, EventLog& log)
       }
       adopt_version(verdict);
     }
+  }
+  if (p.has_sierra()) {
+    std::optional<std::filesystem::path> file;
+    if (state_dir_) file = state_dir_->path() / "sierra-firmware.txtpb";
+    sierra_store_ = std::make_unique<sierra::Store>(p, *firmware_, file, [this](std::string kind, std::string message) {
+      event(std::move(kind), std::move(message));
+    });
+    if (!sierra_store_->created() && !options_.firmware_version.empty() &&
+        sierra::modem_version_of(options_.firmware_version) != sierra_store_->running_firmware().modem_version()) {
+      event("flash", fmt::format("the module runs {}; --firmware {} sets up only a new module (new --state-dir or --id)",
+                                 sierra_store_->running_firmware().version(), options_.firmware_version));
+    }
+    sierra_firmware_ = sierra_store_->running_firmware();
+    firmware_ = &sierra_firmware_;
   }
   at_commands_ = std::make_unique<AtCommandTable>(build_at_commands(*this));
   qmi_handlers_ = std::make_unique<QmiHandlerTable>(build_qmi_handlers(*this));
@@ -367,6 +382,8 @@ void Modem::power_cut(std::string_view cause) {
     boot_timer_.cancel();
     action_timer_.cancel();
     next_boot_mode_ = profile::BOOT_MODE_UNSPECIFIED;  // the cookie in RAM is lost with the power
+    download_requested_ = false;
+    boot_hold_pending_ = false;
     unplug();
     if (options_.power_restore) {
       event("power.restore", fmt::format("power returns in {} ms",
@@ -438,6 +455,47 @@ profile::BootMode Modem::boot_mode_from_flash() {
   return verdict.mode;
 }
 
+// The Sierra boot loader's choice (sierra-qdl.md): an interrupted download holds the module in
+// boot mode; images still to download after a preference change wait in boot-and-hold; a
+// preference naming an image that is not stored runs the old pair in low-power mode.
+profile::BootMode Modem::boot_mode_from_sierra_store() {
+  if (sierra_store_->state().download_in_progress()) {
+    event("boot", "a firmware download was interrupted: boot-and-hold (upgrade mode)",
+          {{"mode", profile::BootMode_Name(profile::SIERRA_BOOT_HOLD)}, {"firmware", firmware_->version()}});
+    return profile::SIERRA_BOOT_HOLD;
+  }
+  if (std::exchange(download_requested_, false) && !sierra_store_->missing().empty()) {
+    event("boot", "the firmware preference names images to download: boot-and-hold",
+          {{"mode", profile::BootMode_Name(profile::SIERRA_BOOT_HOLD)}, {"firmware", firmware_->version()}});
+    return profile::SIERRA_BOOT_HOLD;
+  }
+  bool preferred = sierra_store_->boot_preferred();
+  sierra_firmware_ = sierra_store_->running_firmware();
+  firmware_ = &sierra_firmware_;
+  if (preferred) {
+    event("boot", fmt::format("running {} with {}", firmware_->version(), firmware_->carrier_config()),
+          {{"mode", profile::BootMode_Name(profile::APPLICATION)}, {"firmware", firmware_->version()}});
+  } else {
+    state_.firmware_low_power = true;
+    state_.functionality = 4;
+    event("boot",
+          fmt::format("the firmware preference names an image that is not stored: {} runs in low-power mode, SIM and radio off",
+                      firmware_->version()),
+          {{"mode", profile::BootMode_Name(profile::APPLICATION)}, {"firmware", firmware_->version()}, {"low_power", "true"}});
+  }
+  return profile::APPLICATION;
+}
+
+void Modem::reset_into_boot_hold(std::string_view cause) {
+  boot_hold_pending_ = true;
+  reset_after_reply(cause, find_composition(profile(), profile::SIERRA_BOOT_HOLD) != nullptr ? profile::SIERRA_BOOT_HOLD
+                                                                                               : profile::BOOT_MODE_UNSPECIFIED);
+}
+
+profile::Firmware Modem::preferred_firmware() const {
+  return sierra_store_ ? sierra_store_->preferred_firmware() : *firmware_;
+}
+
 void Modem::boot_complete() {
   // A mode forced for this boot (DIAG's EDL switch), else what the boot chain finds in the flash.
   profile::BootMode mode = std::exchange(next_boot_mode_, profile::BOOT_MODE_UNSPECIFIED);
@@ -445,7 +503,9 @@ void Modem::boot_complete() {
     mode = *forced_mode_;
     event("boot", fmt::format("held in {} by a fault", profile::BootMode_Name(mode)), {{"mode", profile::BootMode_Name(mode)}});
   }
-  if (mode == profile::BOOT_MODE_UNSPECIFIED) mode = boot_mode_from_flash();
+  boot_hold_pending_ = false;
+  state_.firmware_low_power = false;
+  if (mode == profile::BOOT_MODE_UNSPECIFIED) mode = sierra_store_ ? boot_mode_from_sierra_store() : boot_mode_from_flash();
   if (!transition(PowerEvent::kBootComplete, state_for_mode(mode), "boot complete")) return;
   ++state_.boot_count;
   // Traits belong to the running application: none while a bootloader runs.
@@ -593,6 +653,7 @@ ActionResult Modem::sim_access() const {
   // Quectel: CFUN=0 powers the (U)SIM down, CFUN=4 keeps it.
   if (state_.functionality == 0 || !state_.sim_powered) return ActionResult::kSimFailure;
   if (!state_.ready) return ActionResult::kSimBusy;
+  if (state_.firmware_low_power) return ActionResult::kNoSim;  // the SIM is not powered up (F9)
   switch (state_.sim) {
     case profile::SIM_READY: return ActionResult::kOk;
     case profile::SIM_ABSENT: return ActionResult::kNoSim;
@@ -605,7 +666,7 @@ ActionResult Modem::sim_access() const {
 
 ActionResult Modem::set_functionality(int level) {
   if (level != 0 && level != 1 && level != 4) return ActionResult::kBadParameter;
-  if (state_.offline) return ActionResult::kNotAllowed;
+  if (state_.offline || (state_.firmware_low_power && level == 1)) return ActionResult::kNotAllowed;
   int from = state_.functionality;
   if (from == level) return ActionResult::kOk;
   state_.functionality = level;

@@ -28,6 +28,9 @@ struct BootVerdict;
 namespace faults {
 class ActiveFault;
 }
+namespace sierra {
+class Store;
+}
 class AtPort;
 class QmiHandlerTable;
 
@@ -87,6 +90,9 @@ struct ModemState {
   bool ready = false;                // booted far enough to print RDY
   bool offline = false;              // QMI operating mode offline: left only by a reset
   bool sim_powered = true;           // UIM Power Off / On SIM
+  // Sierra: the firmware preference names an image that is not stored, so the application runs
+  // in low-power mode with the SIM and the radio off until a download completes (F9).
+  bool firmware_low_power = false;
 };
 
 class DeviceObserver {
@@ -165,6 +171,25 @@ class Modem {
   // How many of `wanted` program bytes may still reach the flash before the power-cut control
   // cuts the power; counts them. Fewer than `wanted`: the cut has been triggered.
   std::size_t program_budget(std::size_t wanted);
+
+  // --- Sierra firmware storage (profiles with `sierra`) --------------------------------------
+  // The stored images, preference and running pair; the download targets write into it.
+  sierra::Store* sierra_store() { return sierra_store_.get(); }
+  const sierra::Store* sierra_store() const { return sierra_store_.get(); }
+  // Set Firmware Preference left images to download: the next reset ends in boot-and-hold,
+  // waiting for them (kept in RAM: a power cut forgets it).
+  void request_download(bool pending) { download_requested_ = pending; }
+  // A boot-and-hold reset (DMS Set Firmware ID, Set Boot Image Download Mode 1, AT!BOOTHOLD) is
+  // on its way.
+  bool boot_hold_pending() const { return boot_hold_pending_; }
+  void reset_into_boot_hold(std::string_view cause);
+  // The preferred pair as the catalogue would describe it (AT!IMPREF "preferred ...").
+  profile::Firmware preferred_firmware() const;
+  // Faults of the Sierra firmware information (F4: malformed stored-image information).
+  struct SierraFaults {
+    bool malformed_image_info = false;
+  };
+  SierraFaults& sierra_faults() { return sierra_faults_; }
 
   // --- model actions used by the protocol services ---------------------------------------
   ActionResult set_functionality(int level);
@@ -292,6 +317,12 @@ class Modem {
   void provision_flash();
   void adopt_version(const firmware::BootVerdict& verdict);
   profile::BootMode boot_mode_from_flash();
+  profile::BootMode boot_mode_from_sierra_store();
+  std::unique_ptr<sierra::Store> sierra_store_;
+  profile::Firmware sierra_firmware_;  // the running pair, as the protocols report it
+  bool download_requested_ = false;
+  bool boot_hold_pending_ = false;
+  SierraFaults sierra_faults_;
 };
 
 }  // namespace modemu::emulator

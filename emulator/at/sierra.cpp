@@ -6,10 +6,12 @@
 #include "emulator/at/commands.hpp"
 #include "emulator/modem.hpp"
 #include "emulator/profile.hpp"
+#include "emulator/sierra/store.hpp"
 
 namespace modemu::emulator {
 
 namespace at = protocols::at;
+namespace sierra = emulator::sierra;
 using at::CommandKind;
 
 namespace {
@@ -70,17 +72,61 @@ void register_sierra_commands(AtCommandTable& t) {
     }
     return at::Outcome::ok();
   });
-  // !IMPREF? -> preferred and current firmware / carrier configuration.
+  // !IMPREF? -> preferred and current firmware / carrier configuration; a line per difference
+  // (sierra-qdl.md: "fw version mismatch" after an update that did not complete).
   t.add("!IMPREF", [](AtCall& c) {
     if (c.kind() != CommandKind::kRead) return at::Outcome::error();
-    const auto& fw = c.modem.firmware();
+    const auto& cur = c.modem.firmware();
+    const auto pref = c.modem.preferred_firmware();
     c.reply("!IMPREF: ");
-    c.reply(fmt::format(" preferred fw version:    {}", fw.modem_version()));
-    c.reply(fmt::format(" preferred carrier name:  {}", fw.carrier()));
-    c.reply(fmt::format(" preferred config name:   {}", fw.carrier_config()));
-    c.reply(fmt::format(" current fw version:      {}", fw.modem_version()));
-    c.reply(fmt::format(" current carrier name:    {}", fw.carrier()));
-    c.reply(fmt::format(" current config name:     {}", fw.carrier_config()));
+    c.reply(fmt::format(" preferred fw version:    {}", pref.modem_version()));
+    c.reply(fmt::format(" preferred carrier name:  {}", pref.carrier()));
+    c.reply(fmt::format(" preferred config name:   {}", pref.carrier_config()));
+    c.reply(fmt::format(" current fw version:      {}", cur.modem_version()));
+    c.reply(fmt::format(" current carrier name:    {}", cur.carrier()));
+    c.reply(fmt::format(" current config name:     {}", cur.carrier_config()));
+    if (pref.modem_version() != cur.modem_version()) c.reply(" fw version mismatch");
+    if (pref.carrier() != cur.carrier()) c.reply(" carrier name mismatch");
+    if (pref.carrier_config() != cur.carrier_config()) c.reply(" config name mismatch");
+    return at::Outcome::ok();
+  });
+  // !IMAGE? -> the stored images, modem (FW) then carrier (PRI), with the slot that runs.
+  t.add("!IMAGE", [](AtCall& c) {
+    if (c.kind() != CommandKind::kRead) return at::Outcome::error();
+    const auto* store = c.modem.sierra_store();
+    if (store == nullptr) return at::Outcome::error();
+    const auto& st = store->state();
+    const auto& sp = c.modem.profile().sierra();
+    int slot = 0;
+    int active = 0;
+    c.reply("TYPE SLOT STATUS LRU FAILURES UNIQUE_ID        BUILD_ID");
+    for (const auto& img : st.images()) {
+      if (img.type() != sierra::kModemImage) continue;
+      ++slot;
+      if (img.build_id() == st.running().modem_build()) active = slot;
+      c.reply(fmt::format("FW   {:<4} GOOD   {:<3} 0    0 0   {:<16} {}", slot, slot, img.unique_id(), img.build_id()));
+    }
+    c.reply(fmt::format("Max FW images: {}", sp.max_modem_images()));
+    c.reply(fmt::format("Active FW image is at slot {}", active));
+    c.reply("TYPE SLOT STATUS LRU FAILURES UNIQUE_ID        BUILD_ID");
+    for (const auto& img : st.images()) {
+      if (img.type() != sierra::kPriImage) continue;
+      c.reply(fmt::format("PRI  FF   GOOD   0   0    0 0   {:<16} {}", img.unique_id(), img.build_id()));
+    }
+    c.reply(fmt::format("Max PRI images: {}", sp.max_pri_images()));
+    return at::Outcome::ok();
+  });
+  // !PRIID? -> the running carrier configuration.
+  t.add("!PRIID", [](AtCall& c) {
+    if (c.kind() != CommandKind::kRead) return at::Outcome::error();
+    const auto& fw = c.modem.firmware();
+    std::string config = fw.carrier_config();  // "GENERIC_002.079_000"
+    auto us = config.find('_');
+    std::string version = us == std::string::npos ? config : config.substr(us + 1);
+    c.reply("PRI Part Number: 9999999");
+    c.reply(fmt::format("Revision: {}", version.substr(0, version.find('_'))));
+    c.reply(fmt::format("Customer: {}", fw.carrier()));
+    c.reply(fmt::format("Carrier PRI: 9999999_9999999_{}_00_{}", fw.version(), config));
     return at::Outcome::ok();
   });
   // !USBCOMP? -> configuration index, type and interface bitmask.
@@ -103,12 +149,11 @@ void register_sierra_commands(AtCommandTable& t) {
     c.reply(fmt::format("{:04X} {:04X}", app != nullptr ? app->idproduct() : 0, boot != nullptr ? boot->idproduct() : 0));
     return at::Outcome::ok();
   });
-  // !BOOTHOLD: reset into boot-and-hold. Until the boot mode has its protocol (the Sierra issue),
-  // the module resets and comes back in application mode.
+  // !BOOTHOLD: reset into boot-and-hold (the boot PID, one interface) for a download.
   t.add("!BOOTHOLD", [](AtCall& c) {
     if (c.kind() != CommandKind::kAction) return at::Outcome::error();
     if (!c.modem.state().vendor_unlocked) return at::Outcome::error();
-    c.modem.reset_after_reply(fmt::format("AT!BOOTHOLD on {}", c.port.info().node_name));
+    c.modem.reset_into_boot_hold(fmt::format("AT!BOOTHOLD on {}", c.port.info().node_name));
     return at::Outcome::ok();
   });
   // !RESET: reset the module.

@@ -13,29 +13,17 @@
 #include <string>
 #include <vector>
 
-#include <boost/crc.hpp>
-
 #include "modemu/profile/profile.pb.h"
 #include "protocols/common/bytes.hpp"
+#include "protocols/common/crc32.hpp"
 
 namespace modemu::emulator::firmware {
 
 constexpr std::size_t kHeaderSize = 1024;
 constexpr std::size_t kMaxTable = 24;
 
-// CRC-32 (IEEE 802.3), in one piece or over pieces.
-class Crc32 {
- public:
-  Crc32& update(protocols::ByteView data) {
-    crc_.process_bytes(data.data(), data.size());
-    return *this;
-  }
-  std::uint32_t value() const { return crc_.checksum(); }
-
- private:
-  boost::crc_32_type crc_;
-};
-inline std::uint32_t crc32(protocols::ByteView data) { return Crc32().update(data).value(); }
+using protocols::Crc32;
+using protocols::crc32;
 
 struct TableEntry {
   std::string label;

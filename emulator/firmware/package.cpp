@@ -11,6 +11,7 @@
 
 #include "emulator/firmware/image.hpp"
 #include "emulator/profile.hpp"
+#include "protocols/cwe/cwe.hpp"
 
 namespace modemu::emulator::firmware {
 
@@ -48,7 +49,110 @@ struct PackageWriter {
   void text(const fs::path& relative, std::string_view content) { file(relative, protocols::as_bytes(content)); }
 };
 
+// A package directory is written whole or not at all: filled beside `dir`, then renamed.
+void write_staged(const fs::path& dir, bool overwrite, const std::function<void(const fs::path&)>& fill) {
+  if (fs::exists(dir) && !fs::is_directory(dir)) throw std::invalid_argument(fmt::format("{} exists and is not a directory", dir.string()));
+  if (fs::exists(dir) && !fs::is_empty(dir) && !overwrite) {
+    throw std::invalid_argument(fmt::format("{} is not empty (use --force to replace it)", dir.string()));
+  }
+  fs::path parent = fs::absolute(dir).parent_path();
+  fs::create_directories(parent);
+  fs::path staging = parent / fmt::format(".{}.partial-{}", dir.filename().string(), ::getpid());
+  fs::remove_all(staging);
+  try {
+    fill(staging);
+    if (fs::exists(dir)) fs::remove_all(dir);
+    fs::rename(staging, dir);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    throw;
+  }
+}
+
+// Filler for the images of a Sierra package: deterministic bytes from a seed (the same build
+// gives the same files), standing in for code the emulated module never runs.
+protocols::Bytes filler(std::string_view seed, std::uint64_t size) {
+  std::uint64_t x = std::hash<std::string_view>{}(seed) | 1;
+  protocols::Bytes out(static_cast<std::size_t>(size));
+  for (auto& b : out) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    b = static_cast<std::uint8_t>(x);
+  }
+  return out;
+}
+
+// "2019/08/28 20:59:30" -> "08/28/19", the CWE date field.
+std::string cwe_date(std::string_view build_date) {
+  if (build_date.size() < 10) return "01/01/26";
+  return fmt::format("{}/{}/{}", build_date.substr(5, 2), build_date.substr(8, 2), build_date.substr(2, 2));
+}
+
 }  // namespace
+
+std::vector<fs::path> write_sierra_package(const profile::Profile& p, const std::string& version_in, const fs::path& dir,
+                                           const PackageOptions& options, const std::function<void(const std::string&)>& progress) {
+  namespace cwe = protocols::cwe;
+  if (!p.has_sierra()) {
+    throw std::invalid_argument(fmt::format("profile {} has no Sierra firmware storage: no CWE package to build", p.name()));
+  }
+  const auto& sp = p.sierra();
+  auto parsed = cwe::parse_version("_" + version_in);
+  if (!parsed || !(version_in == parsed->firmware || version_in == sp.firmware_prefix() + "_" + parsed->firmware)) {
+    throw std::invalid_argument(fmt::format("version \"{}\": expected dd.dd.dd.dd or {}_dd.dd.dd.dd, e.g. 02.30.01.01",
+                                            version_in, sp.firmware_prefix()));
+  }
+  const std::string version = parsed->firmware;
+  const std::string name = sp.firmware_prefix() + "_" + version;
+  // The carrier configuration: as asked, else the catalogue's for this version, else the newest
+  // the catalogue has for the carrier.
+  std::string carrier = options.carrier;
+  std::string config = options.config;
+  for (const auto& fw : p.firmware().versions()) {
+    if (fw.modem_version() != version || fw.carrier_config().empty()) continue;
+    if (carrier.empty()) carrier = fw.carrier();
+    if (config.empty() && fw.carrier() == carrier) config = cwe::parse_version("_" + fw.modem_version() + "_" + fw.carrier_config())->config;
+  }
+  if (carrier.empty()) carrier = "GENERIC";
+  if (config.empty()) {
+    for (const auto& fw : p.firmware().versions()) {  // in release order: the newest wins
+      auto v = cwe::parse_version("_" + fw.modem_version() + "_" + fw.carrier_config());
+      if (fw.carrier() == carrier && v && !v->config.empty()) config = v->config;
+    }
+  }
+  if (config.empty()) config = "001.000_000";
+  auto check = cwe::parse_version("_" + version + "_" + carrier + "_" + config);
+  if (!check || check->carrier != carrier || check->config != config) {
+    throw std::invalid_argument(fmt::format("--carrier \"{}\" / --config \"{}\": expected letters and ddd.ddd_ddd, e.g. "
+                                            "GENERIC and 002.079_000", carrier, config));
+  }
+  const std::string date = cwe_date(sp.build_date());
+  auto header = [&](std::string_view type, std::string v) {
+    cwe::Header h;
+    h.type = std::string(type);
+    h.product = sp.cwe_product();
+    h.version = std::move(v);
+    h.date = date;
+    return h;
+  };
+  protocols::Bytes modem = cwe::encode_package(
+      header(cwe::kPackage, name),
+      {cwe::encode(header(cwe::kBoot, name), filler(name + "/boot", 16 * 1024)),
+       cwe::encode(header(cwe::kApplication, name), filler(name + "/appl", 256 * 1024 + options.extra_bytes))});
+  const std::string pri_version = "_" + version + "_" + carrier + "_" + config;
+  protocols::Bytes pri = cwe::encode_package(header(cwe::kPackage, name + "_" + carrier + "_" + config),
+                                             {cwe::encode(header(cwe::kCarrier, pri_version), filler(pri_version, 8 * 1024))});
+  std::vector<fs::path> files{name + ".cwe", name + "_" + carrier + "_" + config + ".nvu"};
+  write_staged(dir, options.overwrite, [&](const fs::path& staging) {
+    PackageWriter w{staging, {}, progress};
+    w.file(files[0], modem);
+    w.file(files[1], pri);
+  });
+  for (auto& f : files) f = dir / f;
+  return files;
+}
 
 std::optional<std::pair<std::uint32_t, std::uint32_t>> parse_geometry(std::string_view name) {
   static const std::regex re("p([0-9]+)K_b([0-9]+)K");
@@ -79,19 +183,11 @@ void write_package(const profile::Profile& profile_in, const std::string& versio
     p.mutable_flash()->set_page_size(g->first);
     p.mutable_flash()->set_pages_per_block(g->second);
   }
-  if (fs::exists(dir) && !fs::is_directory(dir)) throw std::invalid_argument(fmt::format("{} exists and is not a directory", dir.string()));
-  if (fs::exists(dir) && !fs::is_empty(dir) && !options.overwrite) {
-    throw std::invalid_argument(fmt::format("{} is not empty (use --force to replace it)", dir.string()));
-  }
   const auto& flash = p.flash();
   const std::string geometry = geometry_name(flash.page_size(), flash.pages_per_block());
   auto images = build_images(p, *fw, options.extra_bytes);
 
-  fs::path parent = fs::absolute(dir).parent_path();
-  fs::create_directories(parent);
-  fs::path staging = parent / fmt::format(".{}.partial-{}", dir.filename().string(), ::getpid());
-  fs::remove_all(staging);
-  try {
+  write_staged(dir, options.overwrite, [&](const fs::path& staging) {
     PackageWriter w{staging, {}, progress};
     for (const auto& img : images) w.file(fs::path("update") / img.file, img.data);
     w.file(fs::path("update/firehose") / flash.programmer(), build_programmer(p));
@@ -143,13 +239,7 @@ void write_package(const profile::Profile& profile_in, const std::string& versio
       out.flush();
       if (!out) throw std::runtime_error(fmt::format("{}: write failed", (staging / "md5.txt").string()));
     }
-    if (fs::exists(dir)) fs::remove_all(dir);
-    fs::rename(staging, dir);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(staging, ec);
-    throw;
-  }
+  });
 }
 
 }  // namespace modemu::emulator::firmware

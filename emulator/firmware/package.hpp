@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "modemu/profile/profile.pb.h"
 
@@ -21,6 +22,10 @@ struct PackageOptions {
   // must refuse ("start_sector unaligned").
   std::optional<std::string> geometry;
   bool overwrite = false;  // replace a non-empty DIR
+  // Sierra packages: the carrier (PRI) of the .nvu and its configuration version ("002.079_000");
+  // empty: the catalogue's for that firmware, else GENERIC and the catalogue's newest for it.
+  std::string carrier;
+  std::string config;
 };
 
 // Writes the package of `version` (which must be in the profile's catalogue) to `dir`, whole or
@@ -29,6 +34,17 @@ struct PackageOptions {
 // std::runtime_error for I/O failures.
 void write_package(const profile::Profile& p, const std::string& version, const std::filesystem::path& dir,
                    const PackageOptions& options, const std::function<void(const std::string&)>& progress = {});
+
+// A Sierra release as qmi-firmware-update takes it (sierra-qdl.md "CWE images"), for profiles
+// with a `sierra` store:
+//   DIR/<prefix>_<version>.cwe                        SPKG { BOOT, APPL } of the modem firmware
+//   DIR/<prefix>_<version>_<carrier>_<config>.nvu     SPKG { NVUP } of the carrier configuration
+// `version` is "02.30.01.01" or "<prefix>_02.30.01.01"; any dd.dd.dd.dd is accepted (a version
+// the catalogue lacks boots with a build line of its own). Same atomicity and errors as above.
+// Returns the two files written.
+std::vector<std::filesystem::path> write_sierra_package(const profile::Profile& p, const std::string& version,
+                                                        const std::filesystem::path& dir, const PackageOptions& options,
+                                                        const std::function<void(const std::string&)>& progress = {});
 
 // "p2K_b128K" -> page size and pages per block; nothing when malformed.
 std::optional<std::pair<std::uint32_t, std::uint32_t>> parse_geometry(std::string_view name);

@@ -8,6 +8,7 @@
 #include "emulator/profile.hpp"
 #include "emulator/qmi/qmi_function.hpp"
 #include "emulator/qmi/services.hpp"
+#include "emulator/sierra/store.hpp"
 
 namespace modemu::emulator {
 
@@ -22,6 +23,9 @@ enum OperatingMode : std::uint8_t {
   kPersistentLowPower = 6, kModeOnlyLowPower = 7,
 };
 
+// SWI USB composition 6: DM, NMEA, AT and QMI (rmnet), the profiles' application composition.
+constexpr std::uint32_t kSwiComposition = 6;
+
 // PIN states (DMS UIM Get PIN Status and UIM Get Card Status share them).
 enum PinStatus : std::uint8_t { kPinNotInitialized = 0, kPinEnabledNotVerified = 1, kPinEnabledVerified = 2,
                                 kPinDisabled = 3, kPinBlocked = 4 };
@@ -32,26 +36,31 @@ std::string unique_id(std::string text) {
   return text;
 }
 
-// Sierra keeps a modem image ("?_?" unique id, "<version>_?" build) and a carrier (PRI) image
-// ("<config number>" unique id, "<version>_<carrier>" build): the running pair comes from the
-// firmware catalogue entry.
-struct SierraImages {
-  std::string modem_build, pri_unique, pri_build;
-  std::uint32_t pri_version = 0;  // "002.079" -> major 2 << 16 | minor 79
-};
+// The text of a unique id field, without its NUL padding.
+std::string unique_id_text(std::string_view field) {
+  auto nul = field.find('\0');
+  return std::string(field.substr(0, nul));
+}
 
-SierraImages sierra_images(const Modem& m) {
-  const auto& fw = m.firmware();
-  std::string config = fw.carrier_config();                 // "GENERIC_002.079_000"
-  auto us = config.find('_');
-  std::string pri_unique = us == std::string::npos ? config : config.substr(us + 1);
+// "002.079_000" -> 2 << 16 | 79, the PRI version Get Stored Image Info reports.
+std::uint32_t pri_version(std::string_view config) {
   std::uint32_t major = 0, minor = 0;
-  auto dot = pri_unique.find('.');
-  if (dot != std::string::npos) {
-    std::from_chars(pri_unique.data(), pri_unique.data() + dot, major);
-    std::from_chars(pri_unique.data() + dot + 1, pri_unique.data() + pri_unique.size(), minor);
-  }
-  return {fw.modem_version() + "_?", pri_unique, fw.modem_version() + "_" + fw.carrier(), (major << 16) | minor};
+  auto dot = config.find('.');
+  if (dot == std::string_view::npos) return 0;
+  std::from_chars(config.data(), config.data() + dot, major);
+  std::from_chars(config.data() + dot + 1, config.data() + config.size(), minor);
+  return (major << 16) | (minor & 0xffff);
+}
+
+// F4 (field-failures.md): the stored-image information a router met with an empty version
+// field ("Malformed image string: ['', '001.000_000']").
+constexpr const char* kMalformedPri = "001.000_000";
+constexpr const char* kMalformedBuild = "_001.000_000";
+
+sierra::Store* store_or_fail(QmiCall& c) {
+  auto* store = c.modem.sierra_store();
+  if (store == nullptr) c.reply.fail(QmiError::kNotSupported);
+  return store;
 }
 
 }  // namespace
@@ -158,34 +167,108 @@ void register_dms_handlers(QmiHandlerTable& t) {
   t.add(kDms, 0x0051, [](QmiCall& c) { c.reply.set(0x01, {c.modem.firmware().version()}); });
 }
 
-// Sierra's firmware messages: the running images as the firmware catalogue describes them.
+// Sierra's firmware messages (sierra-qdl.md): the module's firmware storage (emulator/sierra).
 void register_dms_sierra_handlers(QmiHandlerTable& t) {
   // Get Firmware Preference -> 0x01 [{type (0 modem, 1 PRI), unique id, build id}]
   t.add(kDms, 0x0047, [](QmiCall& c) {
-    SierraImages img = sierra_images(c.modem);
-    c.reply.set(0x01, {std::vector<qmi::Record>{{0, unique_id("?_?"), img.modem_build},
-                                                {1, unique_id(img.pri_unique), img.pri_build}}});
+    auto* store = store_or_fail(c);
+    if (store == nullptr) return;
+    const auto& p = store->state().preference();
+    c.reply.set(0x01, {std::vector<qmi::Record>{{sierra::kModemImage, unique_id(sierra::kModemUniqueId), p.modem_build()},
+                                                {sierra::kPriImage, unique_id(p.pri_unique()), p.pri_build()}}});
   });
-  // List Stored Images -> 0x01 [{type, max images, running index, images [...]}]
+  // Set Firmware Preference: 0x01 [{type, unique id, build id}], 0x10 download override
+  //   -> 0x01 the image types still to download (empty: the preferred images are stored).
+  t.add(kDms, 0x0048, [](QmiCall& c) {
+    auto* store = store_or_fail(c);
+    if (store == nullptr) return;
+    profile::SierraImagePair pref = store->state().preference();
+    for (const auto& img : c.request.get(0x01)->at(0).items) {
+      if (img[0].number == sierra::kModemImage) {
+        pref.set_modem_build(img[2].text);
+      } else if (img[0].number == sierra::kPriImage) {
+        pref.set_pri_unique(unique_id_text(img[1].text));
+        pref.set_pri_build(img[2].text);
+      } else {
+        c.reply.fail(QmiError::kInvalidArgument);
+        return;
+      }
+    }
+    std::string why;
+    auto missing = store->set_preference(pref, &why);
+    if (!missing) {
+      c.modem.event("qmi.refused", "DMS Set Firmware Preference: " + why);
+      c.reply.fail(QmiError::kInvalidArgument);
+      return;
+    }
+    if (c.request.number(0x10).value_or(0) == 1) missing = std::vector<std::uint8_t>{sierra::kModemImage, sierra::kPriImage};
+    std::vector<qmi::Record> types;
+    for (auto type : *missing) types.push_back({type});
+    c.modem.request_download(!missing->empty());
+    c.reply.set(0x01, {types});
+  });
+  // List Stored Images -> 0x01 [{type, max images, running index, images [{storage index,
+  //   failure count, unique id, build id}]}]
   t.add(kDms, 0x0049, [](QmiCall& c) {
-    SierraImages img = sierra_images(c.modem);
-    std::vector<qmi::Record> modem_images{{0, 0, unique_id("?_?"), img.modem_build}};
-    std::vector<qmi::Record> pri_images{{0, 0, unique_id(img.pri_unique), img.pri_build}};
-    c.reply.set(0x01, {std::vector<qmi::Record>{{0, 4, 0, modem_images}, {1, 50, 0, pri_images}}});
+    auto* store = store_or_fail(c);
+    if (store == nullptr) return;
+    const auto& st = store->state();
+    const auto& sp = c.modem.profile().sierra();
+    std::vector<qmi::Record> types;
+    for (std::uint8_t type : {sierra::kModemImage, sierra::kPriImage}) {
+      std::vector<qmi::Record> images;
+      std::uint32_t running = 0xff;
+      for (const auto& img : st.images()) {
+        if (img.type() != type) continue;
+        bool runs = type == sierra::kModemImage ? img.build_id() == st.running().modem_build()
+                                                : img.unique_id() == st.running().pri_unique() &&
+                                                      img.build_id() == st.running().pri_build();
+        if (runs) running = static_cast<std::uint32_t>(images.size());
+        images.push_back({static_cast<std::uint32_t>(images.size()), 0, unique_id(img.unique_id()), img.build_id()});
+      }
+      if (type == sierra::kPriImage && c.modem.sierra_faults().malformed_image_info) {
+        images.push_back({static_cast<std::uint32_t>(images.size()), 0, unique_id(kMalformedPri), kMalformedBuild});
+      }
+      std::uint32_t max = type == sierra::kModemImage ? sp.max_modem_images() : sp.max_pri_images();
+      types.push_back({type, max, running, images});
+    }
+    c.reply.set(0x01, {types});
   });
   // Get Stored Image Info: 0x01 {type, unique id, build id} -> 0x10 boot version (modem) or
-  // 0x11 PRI version (carrier image)
+  // 0x11 {PRI version, info} (carrier image)
   t.add(kDms, 0x004c, [](QmiCall& c) {
-    SierraImages img = sierra_images(c.modem);
+    auto* store = store_or_fail(c);
+    if (store == nullptr) return;
     const qmi::Record& want = *c.request.get(0x01);
-    std::string build = want[2].text;
-    if (want[0].number == 0 && build == img.modem_build) {
+    std::string uid = unique_id_text(want[1].text);
+    const std::string& build = want[2].text;
+    if (c.modem.sierra_faults().malformed_image_info && want[0].number == sierra::kPriImage) {
+      // F4: every PRI answers with a version of 0 and an info block that is not text.
+      c.reply.set(0x11, {0, std::string(32, '\xff')});
+      return;
+    }
+    if (want[0].number == sierra::kModemImage && store->find_modem(build) != nullptr) {
       c.reply.set(0x10, {1, 0});
-    } else if (want[0].number == 1 && build == img.pri_build) {
-      std::string info = c.modem.firmware().carrier_config();
+    } else if (const auto* pri = want[0].number == sierra::kPriImage ? store->find_pri(uid, build) : nullptr) {
+      std::string info = pri->config();
       info.resize(32, '\0');
-      c.reply.set(0x11, {img.pri_version, info});
+      c.reply.set(0x11, {pri_version(pri->unique_id()), info});
     } else {
+      c.reply.fail(QmiError::kInvalidArgument);
+    }
+  });
+  // Set Firmware ID: reset into boot-and-hold.
+  t.add(kDms, 0x003e, [](QmiCall& c) {
+    c.modem.reset_into_boot_hold(fmt::format("DMS Set Firmware ID on {}", c.function.name()));
+  });
+  // Get Boot Image Download Mode -> 0x10 mode (1 = boot-and-hold at the next reset)
+  t.add(kDms, 0x004f, [](QmiCall& c) { c.reply.set(0x10, {c.modem.boot_hold_pending() ? 1 : 0}); });
+  // Set Boot Image Download Mode: 0x01 mode (0 normal, 1 boot-and-hold: the module resets into it)
+  t.add(kDms, 0x0050, [](QmiCall& c) {
+    auto mode = *c.request.number(0x01);
+    if (mode == 1) {
+      c.modem.reset_into_boot_hold(fmt::format("DMS Set Boot Image Download Mode 1 on {}", c.function.name()));
+    } else if (mode != 0) {
       c.reply.fail(QmiError::kInvalidArgument);
     }
   });
@@ -193,6 +276,7 @@ void register_dms_sierra_handlers(QmiHandlerTable& t) {
   t.add(kDms, 0x5556, [](QmiCall& c) {
     const auto& fw = c.modem.firmware();
     c.reply.set(0x10, {c.modem.profile().identity().model()})
+        .set(0x11, {fw.version()})
         .set(0x12, {fw.version()})
         .set(0x14, {fw.modem_version()})
         .set(0x16, {fw.carrier_config()})
@@ -201,7 +285,12 @@ void register_dms_sierra_handlers(QmiHandlerTable& t) {
   });
   // SWI Get USB Composition -> 0x10 current (6 = DM, NMEA, AT, QMI), 0x11 supported
   t.add(kDms, 0x555b, [](QmiCall& c) {
-    c.reply.set(0x10, {6}).set(0x11, {std::vector<qmi::Record>{{6}, {8}, {9}, {14}}});
+    c.reply.set(0x10, {kSwiComposition}).set(0x11, {std::vector<qmi::Record>{{kSwiComposition}}});
+  });
+  // SWI Set USB Composition: 0x01 composition. The profile presents one composition; asking for
+  // it again is accepted, any other is not supported.
+  t.add(kDms, 0x555c, [](QmiCall& c) {
+    if (*c.request.number(0x01) != kSwiComposition) c.reply.fail(QmiError::kNotSupported);
   });
 }
 
