@@ -11,6 +11,7 @@
 #include "emulator/profile.hpp"
 #include "emulator/diag/diag_port.hpp"
 #include "emulator/edl/edl_port.hpp"
+#include "emulator/sierra/qdl_port.hpp"
 #include "emulator/faults/faults.hpp"
 #include "emulator/firmware/boot.hpp"
 #include "emulator/flash/flash.hpp"
@@ -547,8 +548,10 @@ void Modem::plug(profile::BootMode mode) {
       ports_.push_back(std::make_unique<AtPort>(std::move(info), *this, *at_commands_));
     } else if (itf.function() == profile::DIAG) {
       ports_.push_back(std::make_unique<DiagPort>(std::move(info), *this));
-    } else if (itf.function() == profile::SAHARA && flash_) {
+    } else if (itf.function() == profile::SAHARA && (flash_ || sierra_store_)) {
       ports_.push_back(std::make_unique<EdlPort>(std::move(info), *this));
+    } else if (itf.function() == profile::QDL && sierra_store_) {
+      ports_.push_back(std::make_unique<sierra::QdlPort>(std::move(info), *this, *sierra_store_));
     } else if (itf.function() == profile::QMI) {
       ports_.push_back(std::make_unique<QmiPort>(std::move(info), *this, *qmi_handlers_));
     } else {
