@@ -493,6 +493,10 @@ void Modem::reset_into_boot_hold(std::string_view cause) {
                                                                                                : profile::BOOT_MODE_UNSPECIFIED);
 }
 
+bool Modem::sierra_image_info_malformed() const {
+  return sierra_store_ && sierra_faults_.malformed_image_info && sierra_store_->installs() == sierra_faults_.malformed_at_installs;
+}
+
 profile::Firmware Modem::preferred_firmware() const {
   return sierra_store_ ? sierra_store_->preferred_firmware() : *firmware_;
 }

@@ -187,8 +187,12 @@ class Modem {
   profile::Firmware preferred_firmware() const;
   // Faults of the Sierra firmware information (F4: malformed stored-image information).
   struct SierraFaults {
+    // DMS List Stored Images / Get Stored Image Info answer a carrier image with an empty
+    // version field until a download installs an image (the store's installs() moves on).
     bool malformed_image_info = false;
+    std::uint64_t malformed_at_installs = 0;
   };
+  bool sierra_image_info_malformed() const;
   SierraFaults& sierra_faults() { return sierra_faults_; }
 
   // --- model actions used by the protocol services ---------------------------------------

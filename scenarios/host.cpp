@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "emulator/firmware/package.hpp"
 #include "emulator/profile.hpp"
+#include "emulator/sierra/store.hpp"
 #include "protocols/diag/diag.hpp"
 #include "protocols/diag/hdlc.hpp"
 #include "protocols/sahara/sahara.hpp"
@@ -173,7 +175,8 @@ void ScriptedUpdate::start() {
   modem_.event("host", fmt::format("updater: flashing {}", version_));
   modem_.add_observer(this);
   auto state = modem_.power_state();
-  if (state == em::PowerState::kEdl || state == em::PowerState::kQuectelDownload) {
+  if (state == em::PowerState::kEdl || state == em::PowerState::kQuectelDownload ||
+      state == em::PowerState::kSierraBootHold) {
     timer_.start(em::Duration::zero(), [this] { flash_now(); });
     return;
   }
@@ -182,6 +185,12 @@ void ScriptedUpdate::start() {
     return;
   }
   switched_ = true;
+  if (modem_.sierra_store() != nullptr) {
+    // As qmi-firmware-update falls back to when it sets no preference: a boot-and-hold reset.
+    modem_.event("host", "updater: reset into boot-and-hold (DMS Set Firmware ID)");
+    modem_.reset_into_boot_hold("updater: DMS Set Firmware ID");
+    return;
+  }
   for (const auto& p : modem_.ports()) {
     if (p->info().function != profile::DIAG) continue;
     modem_.event("host", "updater: switch to 'Emergency download mode'");
@@ -196,7 +205,8 @@ void ScriptedUpdate::start() {
 void ScriptedUpdate::on_plug(em::Modem& modem) {
   if (finished_) return;
   auto state = modem.power_state();
-  if (state == em::PowerState::kEdl || state == em::PowerState::kQuectelDownload) {
+  if (state == em::PowerState::kEdl || state == em::PowerState::kQuectelDownload ||
+      state == em::PowerState::kSierraBootHold) {
     // The ports say HELLO once the plug is complete.
     timer_.start(em::Duration::zero(), [this] { flash_now(); });
   } else if (state == em::PowerState::kApplication && !switched_) {
@@ -204,7 +214,55 @@ void ScriptedUpdate::on_plug(em::Modem& modem) {
   }
 }
 
+// Sierra: the release's .cwe and .nvu go into the module's firmware storage as the QDL (or
+// Firehose) target hands them over, then the QDL RESET. The wire protocols themselves are the
+// download targets' and are exercised by qmi-firmware-update; this host only needs the outcome.
+// A power cut placed in the update (FlashUpdate.cut_at_program_percent) cuts the first image.
+void ScriptedUpdate::flash_sierra() {
+  std::vector<fw::NamedFile> release;
+  try {
+    release = fw::build_sierra_release(modem_.profile(), version_, {});
+  } catch (const std::invalid_argument& e) {
+    finish(false, e.what());
+    return;
+  }
+  auto& sink = *modem_.sierra_store();
+  double cut = std::exchange(modem_.edl_faults().cut_at_program_percent, -1);
+  for (std::size_t i = 0; i < release.size(); ++i) {
+    const auto& f = release[i];
+    modem_.event("host", fmt::format("updater: downloading {} ({} bytes)", f.name, f.data.size()));
+    if (auto e = sink.begin(0x80, f.data.size())) {
+      finish(false, fmt::format("{}: open refused, QDL error {:#04x}: {}", f.name, e->qdl_code, e->text));
+      return;
+    }
+    std::size_t stop = f.data.size();
+    if (i == 0 && cut >= 0) stop = static_cast<std::size_t>(static_cast<double>(stop) * cut / 100.0);
+    constexpr std::size_t kChunk = 1 << 20;  // qmi-firmware-update's QDL chunk
+    for (std::size_t at = 0; at < stop; at += kChunk) {
+      if (auto e = sink.write(protocols::ByteView(f.data).subspan(at, std::min(kChunk, stop - at)))) {
+        finish(false, fmt::format("{}: write refused, QDL error {:#04x}: {}", f.name, e->qdl_code, e->text));
+        return;
+      }
+    }
+    if (stop < f.data.size()) {
+      modem_.power_cut(fmt::format("power cut {}% into {}", cut, f.name));
+      finish(false, fmt::format("the power failed during the download of {}", f.name));
+      return;
+    }
+    if (auto e = sink.finish()) {
+      finish(false, fmt::format("{}: refused, QDL error {:#04x}: {}", f.name, e->qdl_code, e->text));
+      return;
+    }
+  }
+  modem_.reset("updater: QDL reset");
+  finish(true, fmt::format("{} downloaded; the module resets", version_));
+}
+
 void ScriptedUpdate::flash_now() {
+  if (modem_.sierra_store() != nullptr) {
+    flash_sierra();
+    return;
+  }
   em::Port* port = nullptr;
   for (const auto& p : modem_.ports()) {
     if (p->info().function == profile::SAHARA) port = p.get();

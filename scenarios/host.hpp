@@ -6,7 +6,8 @@
 // A firmware update as QFirehose does it: the DIAG switch on the DM port when the module runs
 // its application, then on the EDL (or download-mode) port: Sahara serving the programmer,
 // Firehose configure, the SBL erased first, every image programmed, the SBL last, and the power
-// reset.
+// reset. On a Sierra module: a boot-and-hold reset, then the release's .cwe and .nvu into its
+// firmware storage, then the QDL reset.
 #include <functional>
 #include <memory>
 #include <string>
@@ -61,6 +62,7 @@ class ScriptedUpdate final : public emulator::DeviceObserver {
 
  private:
   void flash_now();
+  void flash_sierra();
   void finish(bool ok, const std::string& detail);
 
   emulator::Modem& modem_;

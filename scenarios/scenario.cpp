@@ -18,7 +18,7 @@ const std::set<std::string>& known_event_kinds() {
       "firehose.progress", "qdl", "qdl.progress", "flash", "host", "nv", "port.error", "port.open", "port.overflow", "port.up", "ports",
       "power", "power.functionality", "power.refused", "power.restore", "qmi", "qmi.framing", "qmi.invalid",
       "qmi.malformed", "qmi.proxy", "qmi.silence", "qmi.swallowed", "radio.cell", "radio.registration",
-      "radio.signal", "ready", "sahara", "scenario", "sim", "start", "stop", "usb.missing", "usb.plug", "usb.stall",
+      "radio.signal", "ready", "sahara", "scenario", "sierra.download", "sierra.preference", "sierra.storage", "sim", "start", "stop", "usb.missing", "usb.plug", "usb.stall",
       "usb.unplug", "usb.usbredir", "usb2tcp", "wds"};
   return kinds;
 }
@@ -123,7 +123,9 @@ void validate(const scenario::Scenario& s, const emulator::Locator& at) {
         break;
       case scenario::Action::kFlash: {
         const auto& p = profiles[a.modem().empty() ? *ids.begin() : a.modem()];
-        if (!p.has_flash()) at.fail(root(), {{"actions", i}, {"flash", 0}}, fmt::format("profile {} has no flash model", p.name()));
+        if (!p.has_flash() && !p.has_sierra()) {
+          at.fail(root(), {{"actions", i}, {"flash", 0}}, fmt::format("profile {} has no flash model", p.name()));
+        }
         if (emulator::find_firmware(p, a.flash().version()) == nullptr) {
           at.fail(root(), {{"actions", i}, {"flash", 0}},
                   fmt::format("version \"{}\" is not in the catalogue of {}", a.flash().version(), p.name()));

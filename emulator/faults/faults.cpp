@@ -7,6 +7,7 @@
 
 #include "emulator/data/data_service.hpp"
 #include "emulator/modem.hpp"
+#include "emulator/sierra/store.hpp"
 
 namespace modemu::emulator::faults {
 
@@ -50,6 +51,33 @@ class ResetLoop final : public ActiveFault {
   Modem& modem_;
   Duration period_, jitter_, downtime_;
   Rng rng_;
+  Timer timer_;
+};
+
+// F3 / F9 (sierra-qdl.md): the module boots into boot-and-hold every time; with `flap`, its QDL
+// loader drops off the bus after that long and comes back ("appears and disappears within a
+// second").
+class SierraBootHold final : public ActiveFault, public DeviceObserver {
+ public:
+  SierraBootHold(Modem& modem, Duration flap) : modem_(modem), flap_(flap), timer_(modem.clock()) {
+    modem_.add_observer(this);
+    modem_.force_boot_mode(profile::SIERRA_BOOT_HOLD, "stuck in boot-and-hold (fault)");
+  }
+  ~SierraBootHold() override {
+    modem_.remove_observer(this);
+    modem_.force_boot_mode(std::nullopt, "boot-and-hold fault ended");
+  }
+  void on_plug(Modem& m) override {
+    if (flap_ <= Duration::zero() || m.power_state() != PowerState::kSierraBootHold) return;
+    timer_.start(flap_, [this] {
+      if (modem_.power_state() == PowerState::kSierraBootHold) modem_.reset_for("the QDL loader drops off the bus (fault)", flap_);
+    });
+  }
+  void on_unplug(Modem&) override {}
+
+ private:
+  Modem& modem_;
+  Duration flap_;
   Timer timer_;
 };
 
@@ -244,6 +272,41 @@ std::vector<FaultType> build() {
                true, [](Modem& m, const Params&, Rng&) {
                  m.edl_faults().sahara_desync = true;
                  return undo([&m] { m.edl_faults().sahara_desync = false; });
+               }});
+  r.push_back({"sierra_boot_hold", "a Sierra module boots into boot-and-hold (upgrade mode) every time; optionally "
+               "its loader keeps dropping off the bus", "F3, F9",
+               {{"flap", "duration", "0s: stays on the bus; else off the bus after this long, back after as long", "0s"}}, true,
+               [](Modem& m, const Params& p, Rng&) -> std::unique_ptr<ActiveFault> {
+                 if (m.sierra_store() == nullptr) throw std::invalid_argument("sierra_boot_hold needs a Sierra profile");
+                 return std::make_unique<SierraBootHold>(m, duration_param(p, "flap"));
+               }});
+  r.push_back({"firmware_preference_mismatch", "the Sierra firmware preference names an image that is not stored: the "
+               "module runs in low-power mode, SIM and radio off, after its next reset", "F9", {
+      {"image", "modem|pri", "which image of the preference is missing", "modem"},
+      {"reset", "bool", "reset the module now so that the preference takes effect", "true"}},
+      true, [](Modem& m, const Params& p, Rng&) -> std::unique_ptr<ActiveFault> {
+        auto* store = m.sierra_store();
+        if (store == nullptr) throw std::invalid_argument("firmware_preference_mismatch needs a Sierra profile");
+        profile::SierraImagePair before = store->state().preference();
+        profile::SierraImagePair pref = before;
+        if (p.at("image") == "modem") {
+          pref.set_modem_build("99.99.99.99_?");  // a release this module never had
+        } else {
+          pref.set_pri_unique("999.999_999");
+        }
+        store->force_preference(pref, "preference mismatch (fault)");
+        if (p.at("reset") == "true" && m.power_state() == PowerState::kApplication) m.reset("preference mismatch (fault)");
+        return undo([&m, before] {
+          if (auto* s = m.sierra_store()) s->force_preference(before, "preference mismatch fault ended");
+        });
+      }});
+  r.push_back({"malformed_image_info", "DMS List Stored Images / Get Stored Image Info answer a carrier image with an "
+               "empty version field (\"Malformed image string: ['', '001.000_000']\"); a reflash repairs it", "F4", {}, true,
+               [](Modem& m, const Params&, Rng&) -> std::unique_ptr<ActiveFault> {
+                 if (m.sierra_store() == nullptr) throw std::invalid_argument("malformed_image_info needs a Sierra profile");
+                 m.sierra_faults().malformed_image_info = true;
+                 m.sierra_faults().malformed_at_installs = m.sierra_store()->installs();
+                 return undo([&m] { m.sierra_faults().malformed_image_info = false; });
                }});
   return r;
 }

@@ -92,8 +92,8 @@ std::string cwe_date(std::string_view build_date) {
 
 }  // namespace
 
-std::vector<fs::path> write_sierra_package(const profile::Profile& p, const std::string& version_in, const fs::path& dir,
-                                           const PackageOptions& options, const std::function<void(const std::string&)>& progress) {
+std::vector<NamedFile> build_sierra_release(const profile::Profile& p, const std::string& version_in,
+                                            const PackageOptions& options) {
   namespace cwe = protocols::cwe;
   if (!p.has_sierra()) {
     throw std::invalid_argument(fmt::format("profile {} has no Sierra firmware storage: no CWE package to build", p.name()));
@@ -144,13 +144,18 @@ std::vector<fs::path> write_sierra_package(const profile::Profile& p, const std:
   const std::string pri_version = "_" + version + "_" + carrier + "_" + config;
   protocols::Bytes pri = cwe::encode_package(header(cwe::kPackage, name + "_" + carrier + "_" + config),
                                              {cwe::encode(header(cwe::kCarrier, pri_version), filler(pri_version, 8 * 1024))});
-  std::vector<fs::path> files{name + ".cwe", name + "_" + carrier + "_" + config + ".nvu"};
+  return {{name + ".cwe", std::move(modem)}, {name + "_" + carrier + "_" + config + ".nvu", std::move(pri)}};
+}
+
+std::vector<fs::path> write_sierra_package(const profile::Profile& p, const std::string& version, const fs::path& dir,
+                                           const PackageOptions& options, const std::function<void(const std::string&)>& progress) {
+  auto release = build_sierra_release(p, version, options);
   write_staged(dir, options.overwrite, [&](const fs::path& staging) {
     PackageWriter w{staging, {}, progress};
-    w.file(files[0], modem);
-    w.file(files[1], pri);
+    for (const auto& f : release) w.file(f.name, f.data);
   });
-  for (auto& f : files) f = dir / f;
+  std::vector<fs::path> files;
+  for (const auto& f : release) files.push_back(dir / f.name);
   return files;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "modemu/profile/profile.pb.h"
+#include "protocols/common/bytes.hpp"
 
 namespace modemu::emulator::firmware {
 
@@ -42,6 +43,13 @@ void write_package(const profile::Profile& p, const std::string& version, const 
 // `version` is "02.30.01.01" or "<prefix>_02.30.01.01"; any dd.dd.dd.dd is accepted (a version
 // the catalogue lacks boots with a build line of its own). Same atomicity and errors as above.
 // Returns the two files written.
+// The two files of that release, named, in memory (the scripted host downloads them).
+struct NamedFile {
+  std::string name;
+  protocols::Bytes data;
+};
+std::vector<NamedFile> build_sierra_release(const profile::Profile& p, const std::string& version,
+                                            const PackageOptions& options);
 std::vector<std::filesystem::path> write_sierra_package(const profile::Profile& p, const std::string& version,
                                                         const std::filesystem::path& dir, const PackageOptions& options,
                                                         const std::function<void(const std::string&)>& progress = {});

@@ -226,7 +226,7 @@ void register_dms_sierra_handlers(QmiHandlerTable& t) {
         if (runs) running = static_cast<std::uint32_t>(images.size());
         images.push_back({static_cast<std::uint32_t>(images.size()), 0, unique_id(img.unique_id()), img.build_id()});
       }
-      if (type == sierra::kPriImage && c.modem.sierra_faults().malformed_image_info) {
+      if (type == sierra::kPriImage && c.modem.sierra_image_info_malformed()) {
         images.push_back({static_cast<std::uint32_t>(images.size()), 0, unique_id(kMalformedPri), kMalformedBuild});
       }
       std::uint32_t max = type == sierra::kModemImage ? sp.max_modem_images() : sp.max_pri_images();
@@ -242,9 +242,10 @@ void register_dms_sierra_handlers(QmiHandlerTable& t) {
     const qmi::Record& want = *c.request.get(0x01);
     std::string uid = unique_id_text(want[1].text);
     const std::string& build = want[2].text;
-    if (c.modem.sierra_faults().malformed_image_info && want[0].number == sierra::kPriImage) {
-      // F4: every PRI answers with a version of 0 and an info block that is not text.
-      c.reply.set(0x11, {0, std::string(32, '\xff')});
+    if (c.modem.sierra_image_info_malformed() && uid == kMalformedPri && build == kMalformedBuild) {
+      std::string info = kMalformedBuild;
+      info.resize(32, '\0');
+      c.reply.set(0x11, {0, info});
       return;
     }
     if (want[0].number == sierra::kModemImage && store->find_modem(build) != nullptr) {

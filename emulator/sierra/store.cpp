@@ -229,6 +229,7 @@ std::optional<SinkError> Store::finish() {
   state_.set_download_in_progress(false);
   state_.clear_download_image_type();
   save();
+  ++installs_;
   return std::nullopt;
 }
 

@@ -47,6 +47,9 @@ class Store final : public FirmwareSink {
         Events events = {});
 
   const profile::SierraFirmwareState& state() const { return state_; }
+  // Images installed by downloads since this store was made (a reflash rewrites the image
+  // information: faults on it end then).
+  std::uint64_t installs() const { return installs_; }
   bool created() const { return created_; }  // started from the factory state
 
   const profile::SierraImage* find_modem(std::string_view build_id) const;
@@ -91,6 +94,7 @@ class Store final : public FirmwareSink {
   Events events_;
   profile::SierraFirmwareState state_;
   bool created_ = false;
+  std::uint64_t installs_ = 0;
   // The download in progress: its bytes in RAM until finish (the flag alone is persistent).
   bool receiving_ = false;
   std::uint64_t expected_ = 0;

@@ -188,6 +188,78 @@ class SierraFirmware(unittest.TestCase):
             self.assertIn("Unique ID:  '%s'" % config.split("_", 1)[1], r.stdout)
 
 
+class SierraFirmwarePreference(unittest.TestCase):
+    """qmicli drives the Sierra firmware storage as qmi-firmware-update does before a download:
+    the preference names a release that is not stored, so the reply lists both images to
+    download; offline + reset then ends in boot-and-hold (1199:9070, one interface). A power cycle
+    without the download leaves the old firmware running in low-power mode (F9), as AT!GSTATUS?,
+    AT!IMPREF? and DMS say; setting the preference back to the stored pair recovers."""
+
+    def q(self, m, *args, ok=True):
+        r = subprocess.run(["qmicli", "-d", m.port("cdc-wdm0"), "--device-open-qmi", *args],
+                           capture_output=True, text=True, timeout=30)
+        if ok:
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout + r.stderr
+
+    def test_preference_boot_hold_and_low_power(self):
+        import shutil
+        import tempfile
+        from harness import SerialPort
+        p = "sierra-mc7455"
+        work = tempfile.mkdtemp(prefix="modemu-it-")
+        self.addCleanup(shutil.rmtree, work, True)
+        with Modemu(profile=p, workdir=work) as m:
+            m.wait_ready()
+            out = self.q(m, "--dms-set-firmware-preference=firmware-version=02.30.01.01,config-version=002.080_000,"
+                            "carrier=GENERIC")
+            self.assertIn("Images to download", out)
+            self.assertIn("modem", out)
+            self.assertIn("pri", out)
+            out = self.q(m, "--dms-get-firmware-preference")
+            self.assertIn("Build ID:   '02.30.01.01_?'", out)
+            self.assertIn("Unique ID:  '002.080_000'", out)
+            self.q(m, "--dms-set-operating-mode=offline")
+            self.q(m, "--dms-set-operating-mode=reset")
+            e = m.wait_event(lambda e: e["kind"] == "usb.plug" and e["fields"]["mode"] == "SIERRA_BOOT_HOLD",
+                             what="boot-and-hold")
+            self.assertEqual(e["fields"]["pid"], "9070")
+            self.assertIn("interfaces 0=ttyUSB0)", e["message"])
+            # No download: a reset boots the application, which finds the preference unmet.
+            m.stop()
+        with Modemu(profile=p, workdir=work) as m2:
+            e = m2.wait_event(lambda e: e["kind"] == "boot", what="boot decision")
+            self.assertEqual(e["fields"].get("low_power"), "true", e["message"])
+            m2.wait_kind("ready")
+            with SerialPort(m2.port("ttyUSB2")) as at:
+                self.assertIn("LOW POWER MODE", at.command("AT!GSTATUS?"))
+                out = at.command("AT!IMPREF?")
+                self.assertIn("preferred fw version:    02.30.01.01", out)
+                self.assertIn("fw version mismatch", out)
+                self.assertIn("config name mismatch", out)
+            self.assertIn("Mode: 'low-power'", self.q(m2, "--dms-get-operating-mode"))
+            self.q(m2, "--dms-uim-get-iccid", ok=False)
+            # The stored pair again (qmicli picks it from List Stored Images): nothing to download.
+            out = self.q(m2, "--dms-select-stored-image=modem0,pri0")
+            self.q(m2, "--dms-set-operating-mode=offline")
+            self.q(m2, "--dms-set-operating-mode=reset")
+            m2.wait_event(lambda e: e["kind"] == "boot" and "running" in e["message"], what="normal boot")
+            m2.wait_ready()
+            self.assertIn("'SWI9X30C_02.33.03.00", self.q(m2, "--dms-get-revision"))
+
+    def test_boot_image_download_mode_and_usb_composition(self):
+        with Modemu(profile="sierra-mc7455") as m:
+            m.wait_ports_up()
+            self.assertIn("Boot image download mode: normal", self.q(m, "--dms-get-boot-image-download-mode"))
+            self.assertIn("[*] USB composition 6: DM, NMEA, AT, QMI", self.q(m, "--dms-swi-get-usb-composition"))
+            self.q(m, "--dms-swi-set-usb-composition=6")
+            self.q(m, "--dms-swi-set-usb-composition=8", ok=False)
+            self.q(m, "--dms-set-boot-image-download-mode=boot-and-recovery")
+            e = m.wait_event(lambda e: e["kind"] == "usb.plug" and e["fields"]["mode"] == "SIERRA_BOOT_HOLD",
+                             what="boot-and-hold")
+            self.assertEqual(e["fields"]["pid"], "9070")
+
+
 class PersonalInfo(unittest.TestCase):
     def test_redacted_unless_asked_for(self):
         imei = pv(r'imei:\s*"(\d+)"')

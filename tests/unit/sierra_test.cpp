@@ -5,10 +5,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+
+#include "emulator/faults/faults.hpp"
 #include "emulator/firmware/package.hpp"
 #include "emulator/sierra/store.hpp"
 #include "protocols/common/crc32.hpp"
 #include "protocols/cwe/cwe.hpp"
+#include "qmi_client.hpp"
 #include "support.hpp"
 
 namespace cwe = modemu::protocols::cwe;
@@ -283,4 +287,92 @@ TEST_CASE("Sierra package: modemu firmware build writes files the store accepts"
   CHECK(vm.modem->sierra_store()->state().preference().modem_build() == "02.30.01.01_?");
   CHECK_THROWS_AS(modemu::emulator::firmware::write_sierra_package(profile, "2.30", dir.path / "bad", o),
                   std::invalid_argument);
+}
+
+TEST_CASE("every Sierra profile: application composition, and boot-and-hold with one interface at its boot PID") {
+  struct Want {
+    const char* profile;
+    std::uint32_t app, boot;
+    const char* product;
+  };
+  for (Want w : {Want{"sierra-mc7455", 0x9071, 0x9070, "9X30"}, Want{"sierra-em7455", 0x9079, 0x9078, "9X30"},
+                 Want{"sierra-em7565", 0x9091, 0x9090, "9X50"}, Want{"sierra-mc7304", 0x68c0, 0x68c0, "9X15"}}) {
+    CAPTURE(w.profile);
+    modemu::test::VirtualModem vm(w.profile);
+    vm.boot();
+    REQUIRE(vm.modem->composition() != nullptr);
+    CHECK(vm.modem->composition()->idproduct() == w.app);
+    std::vector<std::uint32_t> numbers;
+    for (const auto& i : vm.modem->composition()->interfaces()) numbers.push_back(i.binterfacenumber());
+    CHECK(numbers == std::vector<std::uint32_t>{0, 2, 3, 8, 10});
+    CHECK(vm.modem->registered());
+    modemu::test::AtClient at(*vm.modem, "ttyUSB2");
+    CHECK(at.cmd("AT!USBPID?").find(fmt::format("{:04X} {:04X}", w.app, w.boot)) != std::string::npos);
+    at.cmd("AT!ENTERCND=\"A710\"");
+    CHECK(at.cmd("AT!BOOTHOLD").find("OK") != std::string::npos);
+    vm.boot();
+    CHECK(vm.modem->power_state() == PowerState::kSierraBootHold);
+    REQUIRE(vm.modem->composition() != nullptr);
+    CHECK(vm.modem->composition()->idproduct() == w.boot);
+    CHECK(vm.modem->composition()->interfaces_size() == 1);
+    // A release built for the profile is accepted by its store; one for another chipset is not.
+    auto profile = modemu::emulator::load_profile(w.profile);
+    TempDir dir;
+    auto files = modemu::emulator::firmware::write_sierra_package(profile, "02.40.00.00", dir.path / "pkg", {});
+    std::ifstream in(files[0], std::ios::binary);
+    Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_FALSE(download(*vm.modem->sierra_store(), bytes));
+    auto e = download(*vm.modem->sierra_store(), modem_package("02.40.00.00", w.product == std::string("9X30") ? "9X50" : "9X30"));
+    REQUIRE(e);
+    CHECK(e->qdl_code == sierra::kQdlImageAuthentication);
+  }
+}
+
+TEST_CASE("Sierra faults: stuck boot-and-hold with a flapping loader, preference mismatch, malformed image info") {
+  modemu::emulator::faults::Rng rng(1);
+  SUBCASE("sierra_boot_hold: boot mode at every boot; flap drops it off the bus and back") {
+    modemu::test::VirtualModem vm("sierra-mc7455");
+    vm.boot();
+    auto f = modemu::emulator::faults::activate(*vm.modem, "sierra_boot_hold", {{"flap", "800ms"}}, rng);
+    vm.clock.advance(std::chrono::seconds(20));
+    CHECK(vm.count("usb.plug") >= 4);  // application, then boot-and-hold again and again
+    std::size_t plugs = 0;
+    for (const auto& e : vm.log.history()) {
+      if (e.kind == "usb.plug") plugs += e.message.find("SIERRA_BOOT_HOLD") != std::string::npos ? 1 : 0;
+    }
+    CHECK(plugs >= 3);
+    f.reset();
+    vm.modem->reset("test");
+    vm.boot();
+    CHECK(vm.modem->power_state() == PowerState::kApplication);
+  }
+  SUBCASE("firmware_preference_mismatch: low power after the reset; its end and a reset recover") {
+    modemu::test::VirtualModem vm("sierra-mc7455");
+    vm.boot();
+    auto f = modemu::emulator::faults::activate(*vm.modem, "firmware_preference_mismatch", {{"image", "pri"}}, rng);
+    vm.boot();
+    CHECK(vm.modem->state().firmware_low_power);
+    modemu::test::AtClient at(*vm.modem, "ttyUSB2");
+    CHECK(at.cmd("AT!IMPREF?").find("config name mismatch") != std::string::npos);
+    f.reset();
+    vm.modem->reset("test");
+    vm.boot();
+    CHECK_FALSE(vm.modem->state().firmware_low_power);
+    CHECK(vm.modem->registered());
+  }
+  SUBCASE("malformed_image_info: an empty version field until a reflash") {
+    modemu::test::VirtualModem vm("sierra-mc7455");
+    vm.boot();
+    modemu::test::QmiClientSim q(*vm.modem);
+    auto cid = q.allocate(2);
+    auto builds = [&] {
+      auto r = q.send(2, cid, 0x0049);
+      return std::string(modemu::protocols::as_chars(r.at(0).find(0x01)->value));
+    };
+    CHECK(builds().find("_001.000_000") == std::string::npos);
+    auto f = modemu::emulator::faults::activate(*vm.modem, "malformed_image_info", {}, rng);
+    CHECK(builds().find("_001.000_000") != std::string::npos);
+    REQUIRE_FALSE(download(*vm.modem->sierra_store(), pri_package("02.33.03.00", "GENERIC", "002.079_000")));
+    CHECK(builds().find("_001.000_000") == std::string::npos);
+  }
 }
