@@ -260,7 +260,10 @@ void EdlPort::start_firehose() {
   firehose_ = std::make_unique<firehose::Target>(c, *storage_, [this](const Bytes& b) { send(b); }, std::move(hooks));
   modem_.event("firehose", fmt::format("{}: programmer running ({} {}, pages of {} bytes)", info().node_name,
                                        c.target_name, c.memory_name, storage_->page_size()));
-  firehose_->start();
+  // A programmer loaded over Sahara greets with its logs; the EM7565's, entered by EXECUTE
+  // 0xff00, says nothing until asked: its "confirmed" must be the only bytes the host reads
+  // (libqmi accepts printable ASCII only there).
+  if (modem_.flash() != nullptr) firehose_->start();
 }
 
 void EdlPort::progress(std::uint64_t done, std::uint64_t total) {

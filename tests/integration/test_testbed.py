@@ -483,6 +483,34 @@ at /dev/ttyUSB2 'AT!IMPREF?'
         self.assertRegex(out, r"current carrier name:\s+GENERIC")
         self.assertNotIn("mismatch", out)
 
+    def test_em7565_update_through_sahara_and_firehose(self):
+        script = SIERRA_GUEST_LIB + r"""
+wait_for /dev/cdc-wdm0 20 || exit 3
+cd /fw
+timeout 200 qmi-firmware-update --update -d 1199:9091 *.cwe *.nvu > /tmp/qfu.log 2>&1
+echo "qfu-rc=$?"
+tr '\r' '\n' < /tmp/qfu.log | grep -vE '^.\[K|%$' | tail -40
+wait_for /dev/cdc-wdm0 30 || exit 4
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+at /dev/ttyUSB2 'AT!IMPREF?'
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = sierra_package("sierra-em7565", "01.08.04.00", d)
+            with Guest("sierra-em7565") as g:
+                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=300, files=files)
+                m = g.modems[0]
+                self.assertEqual(rc, 0, console[-8000:])
+                m.wait_kind("usb.plug", "1199:9090", timeout=5)
+                m.wait_kind("firehose", "program start_sector -1", timeout=5)
+        self.assertIn("qfu-rc=0", out)
+        self.assertIn("firmware update operation finished successfully", out)
+        new = out[out.index("new firmware revision is:"):]
+        self.assertRegex(new, r"SWI9X50C_01\.08\.04\.00")
+        self.assertRegex(new, r"Config version: GENERIC_001\.028_000")
+        self.assertRegex(out, r"Revision: 'SWI9X50C_01\.08\.04\.00")
+        self.assertRegex(out, r"current fw version:\s+01\.08\.04\.00")
+        self.assertNotIn("mismatch", out)
+
     def test_seed000_power_cut_in_the_download_then_update_download_recovers(self):
         # The cut: half-way through the first image of the QDL download (F3, seed 000).
         scenario = """
