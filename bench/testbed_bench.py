@@ -7,6 +7,9 @@
   packet data:   UDP echo to the gateway through qmi_wwan's wwan0 (raw IP) and the session, 32
                  datagrams in flight (tests/testbed/guest/net_load.c): packets/s with 64-byte
                  datagrams, throughput with 1400-byte ones
+  QDL download:  qmi-firmware-update --update on an MC7455 with a .cwe grown by --size: the
+                 firmware image's QDL download (1 MiB unframed writes through qcserial), as
+                 the updater itself times it
 
 Reports the figures and the ratio of the guest's AT round trip to the host pty's, and of the
 in-process data path (bench_data_path) to the guest's (both run the same emulator; the
@@ -96,6 +99,40 @@ ip addr add $addr/30 dev wwan0
         print(f"  ratio in-process / guest, MB/s:         {float(hm.group(2)) / (int(big_bps) / 8e6):7.0f}")
 
 
+def qdl_bench(a, d):
+    """QDL download throughput of a real updater in the guest (qmi-firmware-update, MC7455)."""
+    size = "16M" if a.short else "64M"
+    fw = os.path.join(d, "fw")
+    subprocess.run([a.modemu, "firmware", "build", "--profile", "sierra-mc7455", "--version", "02.30.01.01",
+                    "--carrier", "GENERIC", "--size", size, "-o", fw, "--quiet"], check=True)
+    files = {}
+    for n in os.listdir(fw):
+        with open(os.path.join(fw, n), "rb") as f:
+            files["fw/" + n] = (f.read(), 0o644)
+    script = """
+start_udev
+mkdir -p /run/dbus /var/lib/dbus
+dbus-daemon --system --fork
+wait_for /dev/cdc-wdm0 30 || exit 3
+cd /fw
+qmi-firmware-update --update -d 1199:9071 *.cwe *.nvu > /tmp/qfu.log 2>&1 || { tail -20 /tmp/qfu.log; exit 4; }
+tr '\\r' '\\n' < /tmp/qfu.log | grep -E '^(downloading|successfully downloaded)'
+"""
+    modemu, sock = start_modemu(a, d, "sierra-mc7455")
+    try:
+        rc, out, _ = testbed.run(script, [sock], timeout=600, files=files)
+    finally:
+        modemu.terminate()
+        modemu.wait()
+    if rc != 0:
+        sys.exit(f"testbed QDL bench failed ({rc}):\n{out}")
+    m = re.search(r"downloading cwe image: (\S+\.cwe) \(([^)]+)\)...\s*successfully downloaded in ([\d.]+)s \(([^)]+)/s\)", out)
+    if not m:
+        sys.exit(f"testbed QDL bench: no download figure in:\n{out}")
+    rate, size = (g.replace("?", " ").replace("\u00a0", " ") for g in (m.group(4), m.group(2)))  # glib sizes in the C locale
+    print(f"  QDL download (qmi-firmware-update):     {rate}/s ({size} .cwe in {m.group(3)} s)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--short", action="store_true", help="fewer rounds (CI)")
@@ -113,7 +150,7 @@ dmesg | grep -E 'new high-speed USB device|wwan0: register'
     enumeration_ms = (stamps[-1] - stamps[0]) * 1000
     m = re.search(r"p50_us=(\d+) p99_us=(\d+) mean_us=(\d+)", out)
     p50, p99, mean = (int(x) for x in m.groups())
-    print(f"testbed (QEMU TCG guest, usbredir; AT on EG12, data on EC25) rounds={rounds}")
+    print(f"testbed (QEMU TCG guest, usbredir; AT on EG12, data on EC25, QDL on MC7455) rounds={rounds}")
     print(f"  enumeration, plug to all drivers bound: {enumeration_ms:7.0f} ms")
     print(f"  AT round trip in the guest:             {p50:7d} us p50, {p99} us p99, {mean} us mean")
     hm = host_figure(a, "bench_at_roundtrip", r"through the pty:\s+\d+ round trips/s\s+\(([\d.]+) us each\)")
@@ -121,6 +158,8 @@ dmesg | grep -E 'new high-speed USB device|wwan0: register'
         print(f"  ratio guest / host pty AT round trip:   {p50 / float(hm.group(1)):7.1f}")
     with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
         data_bench(a, d)
+    with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
+        qdl_bench(a, d)
     return 0
 
 
