@@ -533,6 +533,35 @@ at /dev/ttyUSB2 'AT!IMPREF?'
         self.assertRegex(out, r"current fw version:\s+01\.08\.04\.00")
         self.assertNotIn("mismatch", out)
 
+    def test_f09_loader_answers_dload_sdp_with_0x13(self):
+        scenario = """
+name: "f09-testbed" seed: 9 duration: "600s"
+modems { id: "mc7455" profile: "sierra-mc7455" }
+faults { type: "qdl_sdp_reply" }
+"""
+        script = SIERRA_GUEST_LIB + r"""
+wait_for /dev/cdc-wdm0 20 || exit 3
+cd /fw
+timeout 120 qmi-firmware-update -v --update -d 1199:9071 *.cwe *.nvu > /tmp/qfu.log 2>&1
+echo "qfu-rc=$?"
+grep -E '^error|dload sdp' /tmp/qfu.log
+echo "sys: 9070 $(usb_count 1199 9070) 9071 $(usb_count 1199 9071)"
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = sierra_package("sierra-mc7455", "02.30.01.01", d)
+            path = os.path.join(d, "scenario.txtpb")
+            with open(path, "w") as f:
+                f.write(scenario)
+            with Guest("sierra-mc7455", extra=["--scenario", path]) as g:
+                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=300, files=files)
+                self.assertEqual(rc, 0, console[-8000:])
+                g.modems[0].wait_kind("qdl", "DLOAD SDP: answered 13", timeout=5)
+        self.assertRegex(out, r"qfu-rc=[1-9]")
+        # qmi-firmware-update's verbose log has the field's line; its verdict is "unsupported download protocol"
+        self.assertIn("qdl device creation failed: unexpected response received in dload sdp: 0x13", out)
+        self.assertIn("error: unsupported download protocol", out)
+        self.assertIn("sys: 9070 1 9071 0", out)
+
     def test_seed000_power_cut_in_the_download_then_update_download_recovers(self):
         # The cut: half-way through the first image of the QDL download (F3, seed 000).
         scenario = """
