@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "emulator/modem.hpp"
+#include "emulator/sierra/store.hpp"
 #include "protocols/qdl/qdl.hpp"
 
 namespace modemu::emulator::sierra {
@@ -88,6 +89,16 @@ QdlPort::~QdlPort() = default;
 void QdlPort::start() {
   qdl::Target::Hooks hooks;
   hooks.event = [this](std::string_view line) { modem_.event("qdl", fmt::format("{}: {}", info().node_name, line)); };
+  // GET IMAGE PREFERENCE: the storage's preference, the modem image then the carrier's.
+  hooks.image_preference = [this] {
+    std::vector<qdl::ImagePreference> images;
+    if (const auto* store = modem_.sierra_store()) {
+      const auto& pref = store->state().preference();
+      images.push_back({0, pref.modem_build()});
+      images.push_back({1, pref.pri_unique()});
+    }
+    return images;
+  };
   hooks.sdp_reply = [this]() -> std::optional<Bytes> {
     int reply = modem_.edl_faults().qdl_sdp_reply;
     if (reply < 0) return std::nullopt;

@@ -5,6 +5,7 @@
 
 #include "emulator/faults/faults.hpp"
 #include "emulator/sierra/qdl_port.hpp"
+#include "emulator/sierra/store.hpp"
 #include "protocols/qdl/qdl.hpp"
 #include "tests/unit/support.hpp"
 
@@ -138,4 +139,19 @@ TEST_CASE("sierra qdl port: the registry's faults pull the port's levers") {
   auto cut = emulator::faults::activate(*rig.vm.modem, "power_cut", {{"point", "qdl_image"}, {"percent", "25"}}, rng);
   CHECK(rig.vm.modem->edl_faults().cut_at_qdl_percent == 25);
   CHECK(rig.vm.modem->edl_faults().cut_qdl_image_index == 1);
+}
+
+TEST_CASE("sierra qdl port: on a module, GET IMAGE PREFERENCE lists the storage's preference") {
+  test::VirtualModem vm{"sierra-mc7455"};
+  vm.boot();
+  REQUIRE(vm.modem->sierra_store() != nullptr);
+  emulator::PortInfo info{0, profile::QDL, "qcserial", "ttyUSB0"};
+  emulator::sierra::QdlPort port(info, *vm.modem, *vm.modem->sierra_store());
+  std::string out;
+  port.set_sink([&](std::string_view b) { out.append(b); });
+  port.from_host(as_chars(diag::frame(Bytes{qdl::kGetImagePrefReq}, true)));
+  const auto& pref = vm.modem->sierra_store()->state().preference();
+  CHECK(as_chars(as_bytes(out)).substr(0, 3) == std::string("\x7e\x2f\x02", 3));
+  CHECK(out.find(pref.modem_build()) != std::string::npos);
+  CHECK(out.find(pref.pri_unique()) != std::string::npos);
 }
