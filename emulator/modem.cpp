@@ -465,8 +465,8 @@ profile::BootMode Modem::boot_mode_from_sierra_store() {
           {{"mode", profile::BootMode_Name(profile::SIERRA_BOOT_HOLD)}, {"firmware", firmware_->version()}});
     return profile::SIERRA_BOOT_HOLD;
   }
-  if (std::exchange(download_requested_, false) && !sierra_store_->missing().empty()) {
-    event("boot", "the firmware preference names images to download: boot-and-hold",
+  if (std::exchange(download_requested_, false)) {
+    event("boot", "the firmware preference left images to download: boot-and-hold",
           {{"mode", profile::BootMode_Name(profile::SIERRA_BOOT_HOLD)}, {"firmware", firmware_->version()}});
     return profile::SIERRA_BOOT_HOLD;
   }

@@ -242,21 +242,29 @@ bool Store::make_room(std::uint32_t type, const std::vector<profile::SierraImage
   };
   std::uint32_t adding = static_cast<std::uint32_t>(
       std::count_if(incoming.begin(), incoming.end(), [&](const profile::SierraImage& i) { return i.type() == type; }));
+  // The oldest images that neither run nor are preferred make way, as the module overwrites a
+  // slot of its own choosing; when too few can, nothing is removed.
+  auto protected_image = [&](const profile::SierraImage& i) {
+    for (const auto* pair : {&state_.running(), &state_.preference()}) {
+      if (type == kModemImage && i.build_id() == pair->modem_build()) return true;
+      if (type == kPriImage && i.unique_id() == pair->pri_unique() && i.build_id() == pair->pri_build()) return true;
+    }
+    return false;
+  };
+  std::uint32_t have = count();
+  if (have + adding <= limit) return true;
+  std::uint32_t excess = have + adding - limit;
+  std::vector<int> victims;
+  for (int i = 0; i < state_.images_size() && victims.size() < excess; ++i) {
+    const auto& img = state_.images(i);
+    if (img.type() == type && !protected_image(img)) victims.push_back(i);
+  }
+  if (victims.size() < excess) return false;
   auto* images = state_.mutable_images();
-  // The oldest image that neither runs nor is preferred makes way, as the module overwrites a
-  // slot of its own choosing.
-  while (count() + adding > limit) {
-    auto victim = std::find_if(images->begin(), images->end(), [&](const profile::SierraImage& i) {
-      if (i.type() != type) return false;
-      for (const auto* pair : {&state_.running(), &state_.preference()}) {
-        if (type == kModemImage && i.build_id() == pair->modem_build()) return false;
-        if (type == kPriImage && i.unique_id() == pair->pri_unique() && i.build_id() == pair->pri_build()) return false;
-      }
-      return true;
-    });
-    if (victim == images->end()) return false;
-    event("sierra.storage", fmt::format("stored image {} {} removed to make room", victim->unique_id(), victim->build_id()));
-    images->erase(victim);
+  for (auto it = victims.rbegin(); it != victims.rend(); ++it) {
+    event("sierra.storage", fmt::format("stored image {} {} removed to make room", images->Get(*it).unique_id(),
+                                        images->Get(*it).build_id()));
+    images->erase(images->begin() + *it);
   }
   return true;
 }

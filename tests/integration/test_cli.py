@@ -140,3 +140,47 @@ class Running(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SierraFirmwareBuild(unittest.TestCase):
+    """`modemu firmware build` for Sierra profiles writes a .cwe and a .nvu named like Sierra
+    releases, and qmi-firmware-update (libqmi-utils) reads the versions from them."""
+
+    def verify(self, profile, version, prefix, product, config):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "fw")
+            r = modemu("firmware", "build", "--profile", profile, "--version", version, "--carrier", "GENERIC", "-o", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            cwe = f"{prefix}_{version}.cwe"
+            nvu = f"{prefix}_{version}_GENERIC_{config}.nvu"
+            self.assertEqual(sorted(os.listdir(out)), [cwe, nvu])
+            v = subprocess.run(["qmi-firmware-update", "--verify", os.path.join(out, cwe), os.path.join(out, nvu)],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+            self.assertEqual(v.stdout.count(f"[cwe] detected firmware version: {version}"), 2, v.stdout)
+            self.assertIn(f"[cwe] detected config version:   {config}", v.stdout)
+            self.assertIn("[cwe] detected carrier:          GENERIC", v.stdout)
+            self.assertIn(f"[cwe 0] product: {product}", v.stdout)
+            for t in ("SPKG", "BOOT", "APPL", "NVUP"):
+                self.assertIn(f"type:    {t}", v.stdout)
+            # the same directory again is refused without --force, and nothing changes
+            r = modemu("firmware", "build", "--profile", profile, "--version", version, "-o", out)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("is not empty", r.stderr)
+
+    def test_mc7455(self):
+        self.verify("sierra-mc7455", "02.30.01.01", "SWI9X30C", "9X30", "002.079_000")
+
+    def test_em7565(self):
+        self.verify("sierra-em7565", "01.14.02.00", "SWI9X50C", "9X50", "001.045_000")
+
+    def test_bad_version_and_options(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = modemu("firmware", "build", "--profile", "sierra-mc7455", "--version", "2.30", "-o", d + "/x")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn('version "2.30": expected dd.dd.dd.dd', r.stderr)
+            r = modemu("firmware", "build", "--profile", "sierra-mc7455", "--version", "02.30.01.01", "--config", "79",
+                       "-o", d + "/x")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("ddd.ddd_ddd", r.stderr)
+            self.assertFalse(os.path.exists(d + "/x"))

@@ -2,6 +2,7 @@
 (--device-open-qmi) and over the qmi-proxy socket (-p), every answer checked against the profile."""
 import os
 import re
+import signal
 import subprocess
 import unittest
 
@@ -225,8 +226,9 @@ class SierraFirmwarePreference(unittest.TestCase):
                              what="boot-and-hold")
             self.assertEqual(e["fields"]["pid"], "9070")
             self.assertIn("interfaces 0=ttyUSB0)", e["message"])
-            # No download: a reset boots the application, which finds the preference unmet.
-            m.stop()
+            # No download. The emulator is killed (SIGKILL: the preference must already be on disk)
+            # and started again: the application boots and finds the preference unmet.
+            m.stop(signal.SIGKILL)
         with Modemu(profile=p, workdir=work) as m2:
             e = m2.wait_event(lambda e: e["kind"] == "boot", what="boot decision")
             self.assertEqual(e["fields"].get("low_power"), "true", e["message"])

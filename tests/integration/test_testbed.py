@@ -96,6 +96,32 @@ at /dev/ttyUSB2 AT+CSQ
             self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "cdc-wdm1", "ttyUSB0", "ttyUSB1", "ttyUSB2"])
             self.assertIn("Model: MC7455", out)
 
+    def test_sierra_boothold_is_the_one_interface_upgrade_mode(self):
+        """AT!BOOTHOLD: the module comes back at 1199:9070 with one interface bound to qcserial (a
+        ttyUSB for the download), no QMI: the upgrade mode of seed 000; AT!USBPID? named the PID."""
+        script = r"""
+wait_for /sys/class/net/wwan1 20 || exit 3
+at /dev/ttyUSB2 'AT!USBPID?'
+at /dev/ttyUSB2 'AT!ENTERCND="A710"'
+at /dev/ttyUSB2 'AT!BOOTHOLD'
+n=0; while [ "$(cat /sys/bus/usb/devices/1-1/idProduct 2>/dev/null)" != 9070 ] && [ $n -lt 300 ]; do usleep 100000; n=$((n+1)); done
+wait_for /dev/ttyUSB0 10 || exit 4
+d=/sys/bus/usb/devices/1-1
+echo "sys:ids $(cat $d/idVendor):$(cat $d/idProduct)"
+echo "sys:interfaces $(cat $d/bNumInterfaces | tr -d ' ')"
+echo "sys:if0 $(basename $(readlink $d/1-1:1.0/driver))"
+echo "sys:nodes $(ls /dev | grep -E '^(ttyUSB|cdc-wdm)' | tr '\n' ' ')"
+"""
+        with Guest("sierra-mc7455") as g:
+            rc, out = g.run(script)
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"9071 9070")
+        sys_ = sysfs_lines(out)
+        self.assertEqual(sys_["sys:ids"], "1199:9070")
+        self.assertEqual(sys_["sys:interfaces"], "1")
+        self.assertEqual(sys_["sys:if0"], "qcserial")
+        self.assertEqual(sys_["sys:nodes"].split(), ["ttyUSB0"])
+
 
 class QmicliOnTheRealNode(unittest.TestCase):
     """qmicli in auto mode against /dev/cdc-wdm0 as qmi_wwan made it."""
@@ -174,30 +200,41 @@ dmesg
 
 
 class ModemManagerInTheGuest(unittest.TestCase):
-    def test_detect_enable_register_command(self):
-        p = "quectel-ec25"
-        script = r"""
+    SCRIPT = r"""
 start_udev
 start_modemmanager
 n=0; while ! mmcli -L 2>/dev/null | grep -q Modem/ && [ $n -lt 60 ]; do sleep 1; n=$((n+1)); done
 mmcli -m any -e || exit 3
 n=0; while ! mmcli -m any | grep -qE "state: .*registered" && [ $n -lt 40 ]; do sleep 1; n=$((n+1)); done
 mmcli -m any
-mmcli -m any --command="AT+CGMI"
 """
+
+    def detect_enable_register(self, p, plugin, manufacturer, extra=""):
+        """ModemManager detects the module with `plugin`, enables it and sees it registered."""
         with Guest(p) as g:
-            rc, out = g.run(script, timeout=240)
+            rc, out = g.run(self.SCRIPT + extra, timeout=240)
         self.assertEqual(rc, 0, out)
-        self.assertRegex(out, r"plugin: quectel")
-        self.assertRegex(out, r"manufacturer: Quectel")
+        self.assertRegex(out, r"plugin: " + plugin)
+        self.assertRegex(out, r"manufacturer: " + manufacturer)
         self.assertRegex(out, r"model: " + profile_value(p, r'model:\s*"([^"]+)"'))
         self.assertRegex(out, r"firmware revision: " + profile_value(p, r'default_version:\s*"([^"]+)"'))
         self.assertRegex(out, r"equipment id: " + profile_value(p, r'imei:\s*"(\d+)"'))
         self.assertRegex(out, r"\bstate: .*registered")
         self.assertRegex(out, r"operator id: " + profile_value(p, r'mcc:\s*"(\d+)"') + profile_value(p, r'mnc:\s*"(\d+)"'))
+        return out
+
+    def test_detect_enable_register_command(self):
+        out = self.detect_enable_register("quectel-ec25", "quectel", "Quectel", 'mmcli -m any --command="AT+CGMI"\n')
         self.assertIn("response: 'Quectel'", out)
         # DIAG answers ModemManager's QCDM probe on the DM port
         self.assertRegex(out, r"ttyUSB0 \(qcdm\)")
+
+    def test_sierra_mc7455_detected_by_the_sierra_plugin_and_registered(self):
+        out = self.detect_enable_register("sierra-mc7455", "sierra", "Sierra Wireless")
+        # both QMI ports, the AT port and the NMEA port are ModemManager's
+        self.assertRegex(out, r"cdc-wdm0 \(qmi\), cdc-wdm1 \(qmi\)")
+        self.assertRegex(out, r"ttyUSB2 \(at\)")
+        self.assertRegex(out, r"ttyUSB1 \(gps\)")
 
 
 class ModemManagerWithASierraModule(unittest.TestCase):

@@ -200,3 +200,49 @@ TEST_CASE("a failing expectation is reported as such, with what was seen") {
   CHECK(sc::format_verdicts(r.verdicts, all).find("FAIL  a reset within 10 minutes: no usb.unplug") == 0);
   CHECK_FALSE(all);
 }
+
+TEST_CASE("Sierra (seed 000): a power cut during the download leaves boot-and-hold at power-on; a download recovers") {
+  auto s = sc::parse_scenario(R"(
+    name: "mc7455-cut" duration: "30m"
+    modems { id: "mc" profile: "sierra-mc7455" }
+    actions { at: "1m" flash { version: "SWI9X30C_02.24.05.06" cut_at_program_percent: 40 } }
+    actions { at: "10m" flash { version: "SWI9X30C_02.24.05.06" } }
+    expectations {
+      name: "the cut"
+      within_event { kind: "power" fields { key: "to" value: "powered-off" } }
+      time: "2m"
+    }
+    expectations {
+      name: "upgrade mode at the next power-on: 1199:9070, no QMI"
+      after { kind: "power" fields { key: "to" value: "powered-off" } }
+      within_event { kind: "usb.plug" fields { key: "pid" value: "9070" } }
+      time: "1m"
+    }
+    expectations {
+      name: "no application before the recovery"
+      after { kind: "power" fields { key: "to" value: "powered-off" } }
+      never { kind: "usb.plug" fields { key: "mode" value: "APPLICATION" } }
+      time: "8m"
+    }
+    expectations {
+      name: "the recovery boots the downloaded firmware"
+      after { kind: "host" contains: "updater: done" }
+      within_event { kind: "boot" fields { key: "mode" value: "APPLICATION" } fields { key: "firmware" value: "SWI9X30C_02.24.05.06" } }
+      time: "1m"
+    }
+    expectations {
+      name: "and the SIM is seen again: registered"
+      after { kind: "host" contains: "updater: done" }
+      within_event { kind: "radio.registration" fields { key: "to" value: "home" } }
+      time: "2m"
+    }
+  )", "mc7455-cut");
+  auto r = run_scenario(s);
+  bool all = true;
+  std::string verdicts = sc::format_verdicts(r.verdicts, all);
+  INFO(verdicts);
+  REQUIRE(r.verdicts.size() == 5);
+  for (const auto& v : r.verdicts) CHECK(v.held);
+  CHECK(all);
+  CHECK(r.kinds.count("sierra.download") == 1);
+}

@@ -376,3 +376,18 @@ TEST_CASE("Sierra faults: stuck boot-and-hold with a flapping loader, preference
     CHECK(builds().find("_001.000_000") == std::string::npos);
   }
 }
+
+TEST_CASE("Sierra store: a full storage makes room with the oldest image that neither runs nor is preferred") {
+  modemu::test::VirtualModem vm("sierra-mc7455");
+  auto& store = *vm.modem->sierra_store();
+  for (const char* fw : {"02.30.01.01", "02.30.01.02", "02.30.01.03", "02.30.01.04", "02.30.01.05"}) {
+    REQUIRE_FALSE(download(store, modem_package(fw)));
+  }
+  int modems = 0;
+  for (const auto& img : store.state().images()) modems += img.type() == sierra::kModemImage ? 1 : 0;
+  CHECK(modems == 4);                                 // the MC7455's slots
+  CHECK(store.find_modem("02.33.03.00_?") != nullptr);  // runs: kept
+  CHECK(store.find_modem("02.30.01.05_?") != nullptr);  // preferred: kept
+  CHECK(store.find_modem("02.30.01.01_?") == nullptr);  // the oldest others went
+  CHECK(store.find_modem("02.30.01.02_?") == nullptr);
+}
