@@ -5,6 +5,7 @@
 
 #include "emulator/faults/faults.hpp"
 #include "emulator/sierra/qdl_port.hpp"
+#include "emulator/firmware/package.hpp"
 #include "emulator/sierra/store.hpp"
 #include "protocols/qdl/qdl.hpp"
 #include "tests/unit/support.hpp"
@@ -154,4 +155,33 @@ TEST_CASE("sierra qdl port: on a module, GET IMAGE PREFERENCE lists the storage'
   CHECK(as_chars(as_bytes(out)).substr(0, 3) == std::string("\x7e\x2f\x02", 3));
   CHECK(out.find(pref.modem_build()) != std::string::npos);
   CHECK(out.find(pref.pri_unique()) != std::string::npos);
+}
+
+TEST_CASE("sierra qdl port: a large release into the module's storage, in USB-sized pieces") {
+  test::VirtualModem vm{"sierra-mc7455"};
+  vm.boot();
+  emulator::firmware::PackageOptions po;
+  po.extra_bytes = 8u << 20;  // nine 1 MiB chunks
+  auto release = emulator::firmware::build_sierra_release(vm.modem->profile(), "SWI9X30C_02.30.01.01", po);
+  emulator::PortInfo info{0, profile::QDL, "qcserial", "ttyUSB0"};
+  emulator::sierra::QdlPort port(info, *vm.modem, *vm.modem->sierra_store());
+  std::vector<Bytes> out;
+  port.set_sink([&](std::string_view b) { out.emplace_back(as_bytes(b).begin(), as_bytes(b).end()); });
+  auto send = [&](const Bytes& b, std::size_t piece) {
+    for (std::size_t at = 0; at < b.size(); at += piece) {
+      port.from_host(as_chars(ByteView(b).subspan(at, std::min(piece, b.size() - at))));
+    }
+  };
+  send(diag::frame(Bytes{qdl::kDloadSdp, 0, 0}, true), 512);
+  send(diag::frame(qdl::encode_hello_request(6), true), 512);
+  const auto& f = release[0];
+  send(diag::frame(qdl::encode_open_request(qdl::kImageCwe, static_cast<std::uint32_t>(f.data.size()), ByteView(f.data).first(400)), true), 512);
+  std::uint16_t seq = 0;
+  for (std::size_t at = 400; at < f.data.size(); at += qdl::kMaxChunk, ++seq) {
+    send(qdl::encode_write_request(seq, ByteView(f.data).subspan(at, std::min<std::size_t>(qdl::kMaxChunk, f.data.size() - at))), 16384);
+  }
+  out.clear();
+  send(diag::frame(Bytes{qdl::kCloseUnframedReq}, true), 512);
+  REQUIRE(out.size() == 1);
+  CHECK(hex(out[0]) == hex(diag::frame(qdl::encode_close_response(0, qdl::kImageCwe), true)));
 }
