@@ -237,28 +237,6 @@ mmcli -m any
         self.assertRegex(out, r"ttyUSB1 \(gps\)")
 
 
-class ModemManagerWithASierraModule(unittest.TestCase):
-    def test_mc7455_sierra_plugin_registered(self):
-        p = "sierra-mc7455"
-        script = r"""
-start_udev
-start_modemmanager
-n=0; while ! mmcli -L 2>/dev/null | grep -q Modem/ && [ $n -lt 60 ]; do sleep 1; n=$((n+1)); done
-mmcli -m any -e || exit 3
-n=0; while ! mmcli -m any | grep -qE "state: .*registered" && [ $n -lt 40 ]; do sleep 1; n=$((n+1)); done
-mmcli -m any
-"""
-        with Guest(p) as g:
-            rc, out = g.run(script, timeout=240)
-        self.assertEqual(rc, 0, out)
-        self.assertRegex(out, r"plugin: sierra")
-        self.assertRegex(out, r"manufacturer: Sierra Wireless")
-        self.assertRegex(out, r"model: MC7455")
-        self.assertRegex(out, r"firmware revision: " + re.escape(profile_value(p, r'default_version:\s*"([^"]+)"')))
-        self.assertRegex(out, r"\bstate: .*registered")
-        self.assertRegex(out, r"operator id: " + profile_value(p, r'mcc:\s*"(\d+)"') + profile_value(p, r'mnc:\s*"(\d+)"'))
-
-
 class HotPlugAndSeveralModems(unittest.TestCase):
     def test_two_modems_attached_through_the_monitor_and_detached(self):
         script = r"""
