@@ -152,9 +152,12 @@ void Engine::run_action(const scenario::Action& a) {
       }
       break;
     case scenario::Action::kAtCommand: {
+      // The first AT port; a module whose only one also carries PPP (Sierra's interface 3) uses that.
       em::Port* port = nullptr;
-      for (const auto& p : m.ports()) {
-        if (port == nullptr && p->info().function == profile::AT) port = p.get();
+      for (auto function : {profile::AT, profile::AT_MODEM}) {
+        for (const auto& p : m.ports()) {
+          if (port == nullptr && p->info().function == function) port = p.get();
+        }
       }
       if (port == nullptr) {
         m.event("host", fmt::format("AT {}: no AT port on the bus", a.at_command()));

@@ -262,6 +262,27 @@ class SierraFirmwarePreference(unittest.TestCase):
             self.assertEqual(e["fields"]["pid"], "9070")
 
 
+class SierraMalformedImageInfo(unittest.TestCase):
+    """F4 with a real client: under the malformed_image_info fault, qmicli lists a carrier image
+    whose build id has an empty version field, with version 0, and still exits cleanly."""
+
+    def test_qmicli_lists_the_malformed_entry(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "f4.txtpb")
+            with open(path, "w") as f:
+                f.write('name: "f4-qmicli" duration: "1h"\nmodems { profile: "sierra-mc7455" }\n'
+                        'faults { type: "malformed_image_info" }\n')
+            with Modemu("--scenario", path, profile="sierra-mc7455") as m:
+                m.wait_ports_up()
+                r = subprocess.run(["qmicli", "-d", m.port("cdc-wdm0"), "--device-open-qmi", "--dms-list-stored-images"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("Build ID:      '_001.000_000'", r.stdout)
+                self.assertIn("PRI version:   '0'", r.stdout)
+                self.assertIn("Build ID:      '02.33.03.00_GENERIC'", r.stdout)  # the real one is still there
+
+
 class PersonalInfo(unittest.TestCase):
     def test_redacted_unless_asked_for(self):
         imei = pv(r'imei:\s*"(\d+)"')

@@ -246,3 +246,41 @@ TEST_CASE("Sierra (seed 000): a power cut during the download leaves boot-and-ho
   CHECK(all);
   CHECK(r.kinds.count("sierra.download") == 1);
 }
+
+TEST_CASE("Sierra (F9): a firmware preference naming a missing image leaves the module in low-power mode") {
+  auto s = sc::parse_scenario(R"(
+    name: "mc7455-low-power" duration: "20m"
+    modems { id: "mc" profile: "sierra-mc7455" }
+    faults { type: "firmware_preference_mismatch" start: "1m" duration: "10m" }
+    actions { at: "3m" at_command: "AT!GSTATUS?" }
+    actions { at: "12m" power: "reset" }
+    expectations {
+      name: "low power after the fault's reset"
+      after { kind: "fault" contains: "firmware_preference_mismatch" }
+      within_event { kind: "boot" fields { key: "low_power" value: "true" } }
+      time: "1m"
+    }
+    expectations {
+      name: "AT!GSTATUS? says so"
+      eventually { kind: "host" contains: "LOW POWER MODE" }
+    }
+    expectations {
+      name: "no registration while the preference is unmet"
+      after { kind: "boot" fields { key: "low_power" value: "true" } }
+      never { kind: "radio.registration" fields { key: "to" value: "home" } }
+      time: "10m"
+    }
+    expectations {
+      name: "the preference restored and a reset: registered again"
+      after { kind: "host" contains: "power reset" }
+      within_event { kind: "radio.registration" fields { key: "to" value: "home" } }
+      time: "2m"
+    }
+  )", "mc7455-low-power");
+  auto r = run_scenario(s);
+  bool all = true;
+  std::string verdicts = sc::format_verdicts(r.verdicts, all);
+  INFO(verdicts);
+  REQUIRE(r.verdicts.size() == 4);
+  for (const auto& v : r.verdicts) CHECK(v.held);
+}
