@@ -237,7 +237,14 @@ void EdlPort::start_sahara() {
 void EdlPort::start_firehose() {
   const auto& f = modem_.profile().flash();
   firehose::TargetConfig c;
-  if (!f.memory_name().empty()) c.memory_name = f.memory_name();
+  if (!f.memory_name().empty()) {
+    c.memory_name = f.memory_name();
+  } else if (modem_.flash() == nullptr) {
+    // The EM7565's programmer: qmi-firmware-update configures it with MemoryName "eMMC" (seen
+    // in the testbed); the emulated programmer answers to that name. Its payload stays the
+    // default: the NAK carries it and libqmi takes it (1 MiB would overflow libqmi's buffer).
+    c.memory_name = "eMMC";
+  }
   if (!f.target_name().empty()) c.target_name = f.target_name();
   if (f.max_payload_to_target() != 0) c.max_payload_to_target = f.max_payload_to_target();
   const auto& faults = modem_.edl_faults();
