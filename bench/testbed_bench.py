@@ -9,6 +9,9 @@ server over QEMU's user-mode network, as a router attaches it over Ethernet).
   packet data:   UDP echo to the gateway through qmi_wwan's wwan0 (raw IP) and the session, 32
                  datagrams in flight (tests/testbed/guest/net_load.c): packets/s with 64-byte
                  datagrams, throughput with 1400-byte ones
+  QDL download:  qmi-firmware-update --update on an MC7455 with a .cwe grown by --size: the
+                 firmware image's QDL download (1 MiB unframed writes through qcserial), as
+                 the updater itself times it
 
 Reports the figures and the ratio of the guest's AT round trip to the host pty's, and of the
 in-process data path (bench_data_path) to the guest's (both run the same emulator; the
@@ -132,6 +135,42 @@ def data_bench(a, d, transport):
         print(f"  ratio in-process / guest, MB/s:         {float(hm.group(2)) / (int(big_bps) / 8e6):7.0f}")
 
 
+def qdl_bench(a, d):
+    """QDL download throughput of a real updater in the guest (qmi-firmware-update, MC7455)."""
+    # The guest gets the files in its initramfs: a 64 MB .cwe arrives there damaged (its md5 differs;
+    # the guest has about 330 MB of RAM), 16 MB intact.
+    size = "8M" if a.short else "16M"
+    fw = os.path.join(d, "fw")
+    subprocess.run([a.modemu, "firmware", "build", "--profile", "sierra-mc7455", "--version", "02.30.01.01",
+                    "--carrier", "GENERIC", "--size", size, "-o", fw, "--quiet"], check=True)
+    files = {}
+    for n in os.listdir(fw):
+        with open(os.path.join(fw, n), "rb") as f:
+            files["fw/" + n] = (f.read(), 0o644)
+    script = """
+start_udev
+mkdir -p /run/dbus /var/lib/dbus
+dbus-daemon --system --fork
+wait_for /dev/cdc-wdm0 30 || exit 3
+cd /fw
+qmi-firmware-update --update -d 1199:9071 *.cwe *.nvu > /tmp/qfu.log 2>&1 || { tail -20 /tmp/qfu.log; exit 4; }
+tr '\\r' '\\n' < /tmp/qfu.log | grep -E '^(downloading|successfully downloaded)'
+"""
+    modemu, sockets, _, _ = start_modemu(a, d, "sierra-mc7455", "usbredir")
+    try:
+        rc, out, _ = testbed.run(script, sockets, timeout=600, files=files)
+    finally:
+        modemu.terminate()
+        modemu.wait()
+    if rc != 0:
+        sys.exit(f"testbed QDL bench failed ({rc}):\n{out}")
+    m = re.search(r"downloading cwe image: (\S+\.cwe) \(([^)]+)\)...\s*successfully downloaded in ([\d.]+)s \(([^)]+)/s\)", out)
+    if not m:
+        sys.exit(f"testbed QDL bench: no download figure in:\n{out}")
+    rate, size = (g.replace("?", " ").replace("\u00a0", " ") for g in (m.group(4), m.group(2)))  # glib sizes in the C locale
+    print(f"  QDL download (qmi-firmware-update):     {rate}/s ({size} .cwe in {m.group(3)} s)")
+
+
 def at_bench(a, d, transport, rounds):
     """Enumeration and AT round trips on the EG12."""
     script = f"""
@@ -204,6 +243,10 @@ def main():
         for transport, p50 in p50s.items():
             if transport != "usbredir":
                 print(f"ratio {transport} / usbredir AT round trip p50: {p50 / p50s['usbredir']:.1f}")
+    if "usbredir" in transports:
+        print("testbed (QEMU TCG guest, usbredir): a real updater's QDL download on an MC7455")
+        with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:
+            qdl_bench(a, d)
     if "gadget" in transports:
         for udc in ("vudc", "dummy"):
             with tempfile.TemporaryDirectory(prefix="modemu-bench-") as d:

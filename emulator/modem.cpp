@@ -12,6 +12,7 @@
 #include "emulator/profile.hpp"
 #include "emulator/diag/diag_port.hpp"
 #include "emulator/edl/edl_port.hpp"
+#include "emulator/sierra/qdl_port.hpp"
 #include "emulator/faults/faults.hpp"
 #include "emulator/firmware/boot.hpp"
 #include "emulator/flash/flash.hpp"
@@ -414,8 +415,16 @@ void Modem::power_off_after_reply(std::string_view cause) {
 }
 
 void Modem::require_factory_flash() {
-  if (!flash_) return;
   const std::string& v = options_.firmware_version.empty() ? profile().firmware().default_version() : options_.firmware_version;
+  if (sierra_store_ && power_ == PowerState::kPoweredOff) {
+    // The Sierra storage starts over too: the factory release stored, preferred and running.
+    if (const auto* f = find_firmware(profile(), v)) {
+      sierra_store_->reset_to_factory(*f);
+      sierra_firmware_ = sierra_store_->running_firmware();
+      firmware_ = &sierra_firmware_;
+    }
+  }
+  if (!flash_) return;
   if (const auto* f = find_firmware(profile(), v)) firmware_ = f;
   factory_pending_ = true;
 }
@@ -552,8 +561,10 @@ void Modem::plug(profile::BootMode mode) {
       ports_.push_back(std::make_unique<AtPort>(std::move(info), *this, *at_commands_));
     } else if (itf.function() == profile::DIAG) {
       ports_.push_back(std::make_unique<DiagPort>(std::move(info), *this));
-    } else if (itf.function() == profile::SAHARA && flash_) {
+    } else if (itf.function() == profile::SAHARA && (flash_ || sierra_store_)) {
       ports_.push_back(std::make_unique<EdlPort>(std::move(info), *this));
+    } else if (itf.function() == profile::QDL && sierra_store_) {
+      ports_.push_back(std::make_unique<sierra::QdlPort>(std::move(info), *this, *sierra_store_));
     } else if (itf.function() == profile::QMI) {
       ports_.push_back(std::make_unique<QmiPort>(std::move(info), *this, *qmi_handlers_));
     } else {

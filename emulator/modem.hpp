@@ -163,7 +163,7 @@ class Modem {
   class Flash* flash() { return flash_.get(); }
   // The factory firmware (the options' version, else the profile's default) is programmed at
   // the next power-on, whatever the flash holds: a scenario's declared starting state. A blank
-  // flash gets it anyway.
+  // flash gets it anyway. A Sierra module's firmware storage is reset to that release now.
   void require_factory_flash();
   // Programs it now if it is due (power-on does this; a scenario does it before preparing the
   // flash state it declares).
@@ -254,6 +254,9 @@ class Modem {
     double cut_at_program_percent = -1; // power cut this far into a Firehose program (0..100)
     std::uint32_t cut_program_index = 1;// in the session's Nth program command
     double cut_at_sahara_percent = -1;  // power cut this far into the programmer's Sahara upload
+    int qdl_sdp_reply = -1;             // Sierra QDL: this byte answers the DLOAD SDP probe (F9: 0x13)
+    double cut_at_qdl_percent = -1;     // power cut this far into a QDL image (0..100)
+    std::uint32_t cut_qdl_image_index = 1;  // the session's Nth image
   };
   EdlFaults& edl_faults() { return edl_faults_; }
 

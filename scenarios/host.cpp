@@ -10,6 +10,7 @@
 #include "protocols/net/packet.hpp"
 #include "protocols/diag/diag.hpp"
 #include "protocols/diag/hdlc.hpp"
+#include "protocols/qdl/qdl.hpp"
 #include "protocols/sahara/sahara.hpp"
 
 namespace modemu::scenarios {
@@ -17,6 +18,8 @@ namespace modemu::scenarios {
 namespace em = modemu::emulator;
 namespace fw = modemu::emulator::firmware;
 namespace sahara = modemu::protocols::sahara;
+namespace qdl = modemu::protocols::qdl;
+namespace diag = modemu::protocols::diag;
 using protocols::ByteView;
 using protocols::Bytes;
 
@@ -188,10 +191,8 @@ void ScriptedUpdate::start() {
     return;
   }
   switched_ = true;
-  if (modem_.sierra_store() != nullptr) {
-    // As qmi-firmware-update falls back to when it sets no preference: a boot-and-hold reset.
-    modem_.event("host", "updater: reset into boot-and-hold (DMS Set Firmware ID)");
-    modem_.reset_into_boot_hold("updater: DMS Set Firmware ID");
+  if (auto* store = modem_.sierra_store()) {
+    sierra_preference(*store);
     return;
   }
   for (const auto& p : modem_.ports()) {
@@ -203,6 +204,39 @@ void ScriptedUpdate::start() {
     return;
   }
   finish(false, "the module has no DM port to switch it to emergency download");
+}
+
+// As qmi-firmware-update starts on a module with firmware preference (sierra-qdl.md): the
+// release's pair becomes the preference, and while images are missing the reset (offline, then
+// reset) ends in boot-and-hold. A release already stored is downloaded again as with
+// --override-download: a boot-and-hold reset (DMS Set Firmware ID).
+void ScriptedUpdate::sierra_preference(em::sierra::Store& store) {
+  const auto* f = em::find_firmware(modem_.profile(), version_);
+  if (f == nullptr) {
+    finish(false, fmt::format("version {} is not in the catalogue", version_));
+    return;
+  }
+  profile::SierraImagePair pair;
+  pair.set_modem_build(f->modem_version() + "_?");
+  std::string config = f->carrier_config();
+  if (config.rfind(f->carrier() + "_", 0) == 0) config = config.substr(f->carrier().size() + 1);
+  pair.set_pri_unique(config);
+  pair.set_pri_build(f->modem_version() + "_" + f->carrier());
+  std::string why;
+  auto missing = store.set_preference(pair, &why);
+  if (!missing) {
+    finish(false, "DMS Set Firmware Preference refused: " + why);
+    return;
+  }
+  if (missing->empty()) {
+    modem_.event("host", "updater: the release is stored: reset into boot-and-hold (DMS Set Firmware ID)");
+    modem_.reset_into_boot_hold("updater: DMS Set Firmware ID");
+    return;
+  }
+  modem_.event("host", fmt::format("updater: firmware preference {} + {} {}: {} image(s) to download, offline and reset",
+                                   pair.modem_build(), pair.pri_build(), pair.pri_unique(), missing->size()));
+  modem_.request_download(true);
+  modem_.reset("updater: DMS Set Operating Mode reset");
 }
 
 void ScriptedUpdate::on_plug(em::Modem& modem) {
@@ -217,10 +251,86 @@ void ScriptedUpdate::on_plug(em::Modem& modem) {
   }
 }
 
-// Sierra: the release's .cwe and .nvu go into the module's firmware storage as the QDL (or
-// Firehose) target hands them over, then the QDL RESET. The wire protocols themselves are the
-// download targets' and are exercised by qmi-firmware-update; this host only needs the outcome.
-// A power cut placed in the update (FlashUpdate.cut_at_program_percent) cuts the first image.
+namespace {
+
+// qmi-firmware-update's QDL download on the boot-and-hold port (sierra-qdl.md "QDL framing"),
+// in-process: every request is answered within from_host, so each step reads the one reply.
+class QdlSession {
+ public:
+  QdlSession(em::Modem& modem, em::Port& port) : modem_(modem), port_(port), boot_count_(modem.state().boot_count) {
+    port_.claim([this](std::string_view b) { deframer_.push(protocols::as_bytes(b)); });
+  }
+  ~QdlSession() {
+    if (modem_.state().boot_count == boot_count_ && modem_.composition() != nullptr) port_.release();
+  }
+
+  // SDP probe, then HELLO 4, 5, 6 until one is answered with a HELLO response.
+  bool start(std::string& error) {
+    auto ack = ask(diag::frame(Bytes{qdl::kDloadSdp, 0, 0}, true));
+    if (!ack || ack->size() != 1 || (*ack)[0] != qdl::kDloadAck) {
+      error = ack ? fmt::format("unexpected response received in dload sdp: 0x{:02x}", ack->empty() ? 0 : (*ack)[0])
+                  : "timed out waiting for the response (dload sdp)";
+      return false;
+    }
+    for (std::uint8_t v = 4; v <= 6; ++v) {
+      auto r = ask(diag::frame(qdl::encode_hello_request(v), true));
+      if (r && r->size() == qdl::kHelloRspSize && (*r)[0] == qdl::kHelloRsp) {
+        version_ = v;
+        return true;
+      }
+    }
+    error = "couldn't detect QDL version";
+    return false;
+  }
+
+  // HELLO, OPEN with the 400-byte CWE header, WRITE 1 MiB chunks, CLOSE.
+  bool download(const fw::NamedFile& f, std::string& error) {
+    auto fail = [&](std::string_view step, const std::optional<Bytes>& r) {
+      error = fmt::format("{}: {} {}", f.name, step, !r ? "got no answer (power lost?)" : "refused: " + protocols::hex(*r, 16));
+      return false;
+    };
+    auto r = ask(diag::frame(qdl::encode_hello_request(version_), true));
+    if (!r || (*r)[0] != qdl::kHelloRsp) return fail("HELLO", r);
+    std::size_t header = std::min<std::size_t>(400, f.data.size());
+    r = ask(diag::frame(qdl::encode_open_request(qdl::kImageCwe, static_cast<std::uint32_t>(f.data.size()),
+                                                 ByteView(f.data).first(header)),
+                        true));
+    if (!r || r->size() < 3 || (*r)[0] != qdl::kOpenUnframedRsp || (*r)[1] != 0 || (*r)[2] != 0) return fail("OPEN", r);
+    std::uint16_t seq = 0;
+    for (std::size_t at = header; at < f.data.size(); at += qdl::kMaxChunk, ++seq) {
+      std::size_t n = std::min<std::size_t>(qdl::kMaxChunk, f.data.size() - at);
+      r = ask(qdl::encode_write_request(seq, ByteView(f.data).subspan(at, n)));
+      if (!r || *r != qdl::encode_write_response(seq, 0)) return fail(fmt::format("WRITE #{}", seq), r);
+    }
+    r = ask(diag::frame(Bytes{qdl::kCloseUnframedReq}, true));
+    if (!r || (*r)[0] != qdl::kCloseUnframedRsp) return fail("CLOSE", r);
+    return true;
+  }
+
+  void reset() { port_.from_host(protocols::as_chars(diag::frame(Bytes{qdl::kResetReq}, true))); }
+
+ private:
+  std::optional<Bytes> ask(const Bytes& request) {
+    port_.from_host(protocols::as_chars(request));
+    while (true) {
+      auto r = deframer_.next();
+      if (r.outcome == diag::Deframer::Outcome::kNeedMore) return std::nullopt;
+      if (r.outcome == diag::Deframer::Outcome::kFrame && !r.payload.empty()) return r.payload;
+    }
+  }
+
+  em::Modem& modem_;
+  em::Port& port_;
+  std::uint32_t boot_count_;
+  diag::Deframer deframer_;
+  std::uint8_t version_ = 6;
+};
+
+}  // namespace
+
+// Sierra: the release's .cwe and .nvu downloaded as qmi-firmware-update does it, over QDL on the
+// boot-and-hold port, then the QDL RESET. A power cut placed in the update
+// (FlashUpdate.cut_at_program_percent) is the port's: it cuts the first image that far in.
 void ScriptedUpdate::flash_sierra() {
   std::vector<fw::NamedFile> release;
   try {
@@ -229,35 +339,33 @@ void ScriptedUpdate::flash_sierra() {
     finish(false, e.what());
     return;
   }
-  auto& sink = *modem_.sierra_store();
+  em::Port* port = nullptr;
+  for (const auto& p : modem_.ports()) {
+    if (p->info().function == profile::QDL) port = p.get();
+  }
+  if (port == nullptr) {
+    finish(false, "no QDL port in boot-and-hold (the EM7565's Firehose download is not scripted)");
+    return;
+  }
   double cut = std::exchange(modem_.edl_faults().cut_at_program_percent, -1);
-  for (std::size_t i = 0; i < release.size(); ++i) {
-    const auto& f = release[i];
+  if (cut >= 0) {
+    modem_.edl_faults().cut_at_qdl_percent = cut;
+    modem_.edl_faults().cut_qdl_image_index = 1;
+  }
+  std::string error;
+  QdlSession session(modem_, *port);
+  if (!session.start(error)) {
+    finish(false, "QDL: " + error);
+    return;
+  }
+  for (const auto& f : release) {
     modem_.event("host", fmt::format("updater: downloading {} ({} bytes)", f.name, f.data.size()));
-    if (auto e = sink.begin(0x80, f.data.size())) {
-      finish(false, fmt::format("{}: open refused, QDL error {:#04x}: {}", f.name, e->qdl_code, e->text));
-      return;
-    }
-    std::size_t stop = f.data.size();
-    if (i == 0 && cut >= 0) stop = static_cast<std::size_t>(static_cast<double>(stop) * cut / 100.0);
-    constexpr std::size_t kChunk = 1 << 20;  // qmi-firmware-update's QDL chunk
-    for (std::size_t at = 0; at < stop; at += kChunk) {
-      if (auto e = sink.write(protocols::ByteView(f.data).subspan(at, std::min(kChunk, stop - at)))) {
-        finish(false, fmt::format("{}: write refused, QDL error {:#04x}: {}", f.name, e->qdl_code, e->text));
-        return;
-      }
-    }
-    if (stop < f.data.size()) {
-      modem_.power_cut(fmt::format("power cut {}% into {}", cut, f.name));
-      finish(false, fmt::format("the power failed during the download of {}", f.name));
-      return;
-    }
-    if (auto e = sink.finish()) {
-      finish(false, fmt::format("{}: refused, QDL error {:#04x}: {}", f.name, e->qdl_code, e->text));
+    if (!session.download(f, error)) {
+      finish(false, "QDL: " + error);
       return;
     }
   }
-  modem_.reset("updater: QDL reset");
+  session.reset();
   finish(true, fmt::format("{} downloaded; the module resets", version_));
 }
 

@@ -6,8 +6,8 @@
 // A firmware update as QFirehose does it: the DIAG switch on the DM port when the module runs
 // its application, then on the EDL (or download-mode) port: Sahara serving the programmer,
 // Firehose configure, the SBL erased first, every image programmed, the SBL last, and the power
-// reset. On a Sierra module: a boot-and-hold reset, then the release's .cwe and .nvu into its
-// firmware storage, then the QDL reset.
+// reset. On a Sierra module: a boot-and-hold reset, then qmi-firmware-update's QDL download of
+// the release's .cwe and .nvu on the boot-and-hold port, then the QDL reset.
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,6 +17,10 @@
 #include "emulator/data/data_path.hpp"
 #include "emulator/firmware/image.hpp"
 #include "emulator/modem.hpp"
+
+namespace modemu::emulator::sierra {
+class Store;
+}
 
 namespace modemu::scenarios {
 
@@ -64,6 +68,7 @@ class ScriptedUpdate final : public emulator::DeviceObserver {
  private:
   void flash_now();
   void flash_sierra();
+  void sierra_preference(emulator::sierra::Store& store);
   void finish(bool ok, const std::string& detail);
 
   emulator::Modem& modem_;

@@ -18,6 +18,7 @@ const std::set<std::string>& known_event_kinds() {
       "usb.gadget",
       "diag", "diag.framing", "error", "fault", "fault.end", "fault.refused", "fault.trait", "firehose",
       "firehose.progress", "flash", "host", "host.ping", "nv", "port.error", "port.open", "port.overflow", "port.up", "ports",
+      "qdl", "qdl.progress",
       "power", "power.functionality", "power.refused", "power.restore", "qmi", "qmi.framing", "qmi.invalid",
       "qmi.malformed", "qmi.proxy", "qmi.silence", "qmi.swallowed", "radio.cell", "radio.registration",
       "radio.signal", "ready", "sahara", "scenario", "sierra.download", "sierra.preference", "sierra.storage", "sim",

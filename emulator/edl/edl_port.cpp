@@ -5,7 +5,10 @@
 #include "emulator/firmware/boot.hpp"
 #include "emulator/flash/flash.hpp"
 #include "emulator/modem.hpp"
+#include "emulator/sierra/store.hpp"
+#include "protocols/cwe/cwe.hpp"
 #include "protocols/firehose/firehose.hpp"
+#include "protocols/qdl/qdl.hpp"
 #include "protocols/sahara/sahara.hpp"
 
 namespace modemu::emulator {
@@ -15,8 +18,14 @@ namespace firehose = protocols::firehose;
 using protocols::ByteView;
 using protocols::Bytes;
 
+// What the programmer writes into; finish() runs at its power reset.
+class EdlStorage : public firehose::Storage {
+ public:
+  virtual void finish() {}
+};
+
 // The programmer's view of the modem's flash.
-class FlashStorage final : public firehose::Storage {
+class FlashStorage final : public EdlStorage {
  public:
   FlashStorage(Modem& modem, bool& dead) : modem_(modem), flash_(*modem.flash()), dead_(dead) {}
 
@@ -47,7 +56,7 @@ class FlashStorage final : public firehose::Storage {
   }
 
   // The update is over (the programmer's reset): the SBL boots normally again.
-  void finish() {
+  void finish() override {
     std::string error;
     if (flag_set_ && !firmware::set_download_flag(modem_.profile(), flash_, false, error)) {
       modem_.event("flash", "cannot clear the download flag: " + error);
@@ -75,8 +84,117 @@ class FlashStorage final : public firehose::Storage {
   bool flag_set_ = false;
 };
 
-EdlPort::EdlPort(PortInfo info, Modem& modem)
-    : Port(std::move(info)), modem_(modem), storage_(std::make_unique<FlashStorage>(modem, dead_)) {}
+// The EM7565's programmer: whole .cwe images to start_sector -1, into the Sierra firmware
+// storage. libqmi pads the last transfer to a sector and sends the image's sectors; the CWE
+// header says how many of those bytes are the image, and the padding after it is dropped.
+class SierraImageStorage final : public EdlStorage {
+ public:
+  SierraImageStorage(Modem& modem, sierra::FirmwareSink& sink, bool& dead) : modem_(modem), sink_(sink), dead_(dead) {}
+
+  std::uint32_t page_size() const override {
+    return modem_.profile().flash().page_size() != 0 ? modem_.profile().flash().page_size() : 4096;
+  }
+  std::uint32_t pages_per_block() const override {
+    return modem_.profile().flash().pages_per_block() != 0 ? modem_.profile().flash().pages_per_block() : 64;
+  }
+  std::uint64_t size_bytes() const override { return sierra::Store::kMaxImage; }
+  bool write(std::uint64_t, ByteView, std::string& error) override { return whole_images_only(error); }
+  bool read(std::uint64_t, std::size_t, Bytes&, std::string& error) override { return whole_images_only(error); }
+  bool erase(std::uint64_t, std::uint64_t, std::string& error) override { return whole_images_only(error); }
+
+  bool places_images() const override { return true; }
+  bool begin_placed(std::uint64_t length, std::string& error) override {
+    if (length < protocols::cwe::kHeaderSize) {
+      error = fmt::format("{} bytes cannot hold a CWE image", length);
+      return false;
+    }
+    header_.clear();
+    image_size_ = 0;
+    done_ = 0;
+    return true;
+  }
+  bool write_placed(ByteView data, std::string& error) override {
+    if (dead_) {
+      error = "power lost";
+      return false;
+    }
+    std::size_t allowed = modem_.program_budget(data.size());
+    bool cut = allowed < data.size();
+    data = data.first(allowed);
+    if (header_.size() < protocols::cwe::kHeaderSize) {
+      std::size_t n = std::min(data.size(), protocols::cwe::kHeaderSize - header_.size());
+      header_.insert(header_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
+      data = data.subspan(n);
+      if (header_.size() == protocols::cwe::kHeaderSize && !open(error)) return false;
+    }
+    if (image_size_ > 0 && done_ < image_size_ && !data.empty()) {
+      std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), image_size_ - done_));
+      if (auto e = sink_.write(data.first(n))) {
+        error = e->text;
+        return false;
+      }
+      done_ += n;
+    }
+    if (cut) {
+      dead_ = true;
+      error = "power lost";
+      return false;
+    }
+    return true;
+  }
+  bool finish_placed(std::string& error) override {
+    if (image_size_ == 0 || done_ != image_size_) {
+      error = fmt::format("{} bytes arrived where the CWE header announced {}", done_, image_size_);
+      return false;
+    }
+    if (auto e = sink_.finish()) {
+      error = e->text;
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  bool whole_images_only(std::string& error) {
+    error = "this programmer takes whole images only (start_sector -1)";
+    return false;
+  }
+  bool open(std::string& error) {
+    protocols::cwe::Error why;
+    auto h = protocols::cwe::parse_header(header_, &why);
+    if (!h) {
+      error = "not a CWE image: " + why.describe();
+      return false;
+    }
+    image_size_ = protocols::cwe::kHeaderSize + h->image_size;
+    if (auto e = sink_.begin(protocols::qdl::kImageCwe, image_size_)) {
+      error = e->text;
+      image_size_ = 0;
+      return false;
+    }
+    if (auto e = sink_.write(header_)) {
+      error = e->text;
+      image_size_ = 0;
+      return false;
+    }
+    done_ = header_.size();
+    return true;
+  }
+
+  Modem& modem_;
+  sierra::FirmwareSink& sink_;
+  bool& dead_;
+  Bytes header_;
+  std::uint64_t image_size_ = 0, done_ = 0;
+};
+
+EdlPort::EdlPort(PortInfo info, Modem& modem) : Port(std::move(info)), modem_(modem) {
+  if (modem.flash() != nullptr) {
+    storage_ = std::make_unique<FlashStorage>(modem, dead_);
+  } else {
+    storage_ = std::make_unique<SierraImageStorage>(modem, *modem.sierra_store(), dead_);
+  }
+}
 
 EdlPort::~EdlPort() = default;
 
@@ -100,6 +218,7 @@ void EdlPort::start_sahara() {
   c.msm_hw_id = f.msm_hw_id();
   if (auto hash = protocols::parse_hex(f.oem_pk_hash_hex())) c.oem_pk_hash = *hash;
   c.sbl_version = f.sbl_version();
+  c.firehose_execute = modem_.flash() == nullptr;  // Sierra EM7565: EXECUTE 0xff00, no programmer upload
   sahara_ = std::make_unique<sahara::Target>(
       c, [this](const Bytes& b) { send(b); },
       [this](const Bytes& image) {
@@ -118,9 +237,16 @@ void EdlPort::start_sahara() {
 void EdlPort::start_firehose() {
   const auto& f = modem_.profile().flash();
   firehose::TargetConfig c;
-  c.memory_name = f.memory_name();
-  c.target_name = f.target_name();
-  c.max_payload_to_target = f.max_payload_to_target();
+  if (!f.memory_name().empty()) {
+    c.memory_name = f.memory_name();
+  } else if (modem_.flash() == nullptr) {
+    // The EM7565's programmer: qmi-firmware-update configures it with MemoryName "eMMC" (seen
+    // in the testbed); the emulated programmer answers to that name. Its payload stays the
+    // default: the NAK carries it and libqmi takes it (1 MiB would overflow libqmi's buffer).
+    c.memory_name = "eMMC";
+  }
+  if (!f.target_name().empty()) c.target_name = f.target_name();
+  if (f.max_payload_to_target() != 0) c.max_payload_to_target = f.max_payload_to_target();
   const auto& faults = modem_.edl_faults();
   if (faults.firehose_nak == "payload") {
     // F10: a programmer that takes less than any updater asks ("... larger than supported").
@@ -140,8 +266,11 @@ void EdlPort::start_firehose() {
   };
   firehose_ = std::make_unique<firehose::Target>(c, *storage_, [this](const Bytes& b) { send(b); }, std::move(hooks));
   modem_.event("firehose", fmt::format("{}: programmer running ({} {}, pages of {} bytes)", info().node_name,
-                                       f.target_name(), f.memory_name(), f.page_size()));
-  firehose_->start();
+                                       c.target_name, c.memory_name, storage_->page_size()));
+  // A programmer loaded over Sahara greets with its logs; the EM7565's, entered by EXECUTE
+  // 0xff00, says nothing until asked: its "confirmed" must be the only bytes the host reads
+  // (libqmi accepts printable ASCII only there).
+  if (modem_.flash() != nullptr) firehose_->start();
 }
 
 void EdlPort::progress(std::uint64_t done, std::uint64_t total) {

@@ -7,6 +7,10 @@
 // flag; the programmer's power reset clears it. The power-cut control (Modem::program_budget)
 // can cut the supply in the middle of a program: what arrived before is in the flash, nothing
 // after, and the port says nothing more.
+//
+// The EM7565's boot-and-hold port (1199:9090) is the same pair without a programmer upload:
+// libqmi's EXECUTE 0xff00 switches Sahara to Firehose, and each .cwe arrives as a program to
+// start_sector -1 that goes whole into the module's Sierra firmware storage.
 #include <memory>
 
 #include "emulator/port.hpp"
@@ -22,7 +26,7 @@ class Target;
 namespace modemu::emulator {
 
 class Modem;
-class FlashStorage;
+class EdlStorage;
 
 class EdlPort final : public Port {
  public:
@@ -41,7 +45,7 @@ class EdlPort final : public Port {
   void progress(std::uint64_t done, std::uint64_t total);
 
   Modem& modem_;
-  std::unique_ptr<FlashStorage> storage_;
+  std::unique_ptr<EdlStorage> storage_;
   std::unique_ptr<protocols::sahara::Target> sahara_;
   std::unique_ptr<protocols::firehose::Target> firehose_;
   bool dead_ = false;          // the power is gone: nothing more goes out

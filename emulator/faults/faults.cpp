@@ -111,11 +111,14 @@ std::unique_ptr<ActiveFault> data_fault(Modem& m, const std::string& name, const
 
 std::vector<FaultType> build() {
   std::vector<FaultType> r;
-  r.push_back({"power_cut", "the supply fails: now, or at a point of a Sahara or Firehose session", "F2, F3", {
-      {"point", "now|firehose_program|sahara_upload",
-       "when: at the fault's start, into the Nth Firehose program command, or into the programmer's Sahara upload", "now"},
-      {"percent", "percent", "with point=firehose_program or sahara_upload: how far into it", "50"},
+  r.push_back({"power_cut", "the supply fails: now, or at a point of a Sahara or Firehose session or of a Sierra QDL image",
+      "F2, F3", {
+      {"point", "now|firehose_program|sahara_upload|qdl_image",
+       "when: at the fault's start, into the Nth Firehose program command, into the programmer's Sahara upload, or "
+       "into the Nth image of a QDL download", "now"},
+      {"percent", "percent", "with point=firehose_program, sahara_upload or qdl_image: how far into it", "50"},
       {"program", "number", "with point=firehose_program: which program command of the session (1 = first)", "1"},
+      {"image", "number", "with point=qdl_image: which image of the QDL session (1 = the first OPEN)", "1"},
       {"off_time", "duration", "how long the power stays off before it returns", "2s"}},
       false, [](Modem& m, const Params& p, Rng&) -> std::unique_ptr<ActiveFault> {
         m.set_power_restore(duration_param(p, "off_time"));
@@ -123,6 +126,9 @@ std::vector<FaultType> build() {
           m.power_cut("power cut (fault)");
         } else if (p.at("point") == "sahara_upload") {
           m.edl_faults().cut_at_sahara_percent = number_param(p, "percent");
+        } else if (p.at("point") == "qdl_image") {
+          m.edl_faults().cut_at_qdl_percent = number_param(p, "percent");
+          m.edl_faults().cut_qdl_image_index = static_cast<std::uint32_t>(number_param(p, "image"));
         } else {
           m.edl_faults().cut_at_program_percent = number_param(p, "percent");
           m.edl_faults().cut_program_index = static_cast<std::uint32_t>(number_param(p, "program"));
@@ -263,6 +269,13 @@ std::vector<FaultType> build() {
                [](Modem& m, const Params& p, Rng&) {
                  m.edl_faults().firehose_nak = p.at("reason");
                  return undo([&m] { m.edl_faults().firehose_nak.clear(); });
+               }});
+  r.push_back({"qdl_sdp_reply", "the Sierra boot loader answers the DLOAD SDP probe with another byte "
+               "(\"unexpected response received in dload sdp: 0x13\")", "F9",
+               {{"reply", "number", "the byte it answers (decimal; 19 = 0x13)", "19"}}, true,
+               [](Modem& m, const Params& p, Rng&) {
+                 m.edl_faults().qdl_sdp_reply = static_cast<int>(number_param(p, "reply")) & 0xff;
+                 return undo([&m] { m.edl_faults().qdl_sdp_reply = -1; });
                }});
   r.push_back({"sahara_desync", "the bootloader answers HELLO_RESP with END_IMAGE_TX (\"a different q_cmd: 4\")", "F11", {},
                true, [](Modem& m, const Params&, Rng&) {

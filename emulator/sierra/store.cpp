@@ -65,6 +65,11 @@ Store::Store(const profile::Profile& profile, const profile::Firmware& factory, 
     return;
   }
   created_ = true;
+  reset_to_factory(factory);
+}
+
+void Store::reset_to_factory(const profile::Firmware& factory) {
+  state_.Clear();
   *state_.add_images() = modem_image(factory);
   *state_.add_images() = pri_image(factory);
   auto* pref = state_.mutable_preference();

@@ -51,6 +51,9 @@ class Store final : public FirmwareSink {
   // information: faults on it end then).
   std::uint64_t installs() const { return installs_; }
   bool created() const { return created_; }  // started from the factory state
+  // The factory state again, whatever downloads did: `factory` stored, preferred and running (a
+  // scenario's declared starting point). Persisted.
+  void reset_to_factory(const profile::Firmware& factory);
 
   const profile::SierraImage* find_modem(std::string_view build_id) const;
   const profile::SierraImage* find_pri(std::string_view unique_id, std::string_view build_id) const;

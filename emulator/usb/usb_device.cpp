@@ -114,7 +114,9 @@ void UsbDevice::build(const profile::UsbComposition& c) {
     }
     Function& f = functions_[d.bInterfaceNumber];
     f.qmi = itf.function() == profile::QMI;
-    f.packets = itf.function() == profile::SAHARA;
+    // Boot loaders' pipes (Sahara, Sierra QDL): qcserial raises no DTR on them, and each reply is
+    // a transfer of its own.
+    f.packets = itf.function() == profile::SAHARA || itf.function() == profile::QDL;
     for (const auto& ep : itf.endpoints()) {
       usb::EndpointDescriptor e{static_cast<std::uint8_t>(ep.bendpointaddress()), static_cast<std::uint8_t>(ep.bmattributes()),
                                 static_cast<std::uint16_t>(ep.wmaxpacketsize()), static_cast<std::uint8_t>(ep.binterval())};

@@ -18,13 +18,14 @@ std::uint16_t crc16(ByteView data) {
   return static_cast<std::uint16_t>(~crc);
 }
 
-Bytes frame(ByteView payload) {
+Bytes frame(ByteView payload, bool leading_flag) {
   Bytes raw(payload.begin(), payload.end());
   std::uint16_t crc = crc16(payload);
   raw.push_back(static_cast<std::uint8_t>(crc & 0xff));
   raw.push_back(static_cast<std::uint8_t>(crc >> 8));
   Bytes out;
   out.reserve(raw.size() + 4);
+  if (leading_flag) out.push_back(kFlag);
   for (std::uint8_t b : raw) {
     if (b == kFlag || b == kEscape) {
       out.push_back(kEscape);

@@ -1,7 +1,8 @@
 #pragma once
-// DIAG's HDLC-like framing (edl-sahara-firehose.md "DIAG framing"): payload, CRC-16 (reflected
-// polynomial 0x8408, initial 0xFFFF, result inverted, little-endian), 0x7E and 0x7D escaped as
-// 0x7D, byte ^ 0x20, and a 0x7E trailer. A leading 0x7E is allowed and ignored.
+// The HDLC-like framing of DIAG (edl-sahara-firehose.md "DIAG framing") and of Sierra's QDL
+// (sierra-qdl.md "QDL framing"): payload, CRC-16 (reflected polynomial 0x8408, initial 0xFFFF,
+// result inverted, little-endian), 0x7E and 0x7D escaped as 0x7D, byte ^ 0x20, and a 0x7E
+// trailer. A leading 0x7E is allowed and ignored on receive.
 #include <cstdint>
 
 #include "protocols/common/bytes.hpp"
@@ -10,8 +11,9 @@ namespace modemu::protocols::diag {
 
 std::uint16_t crc16(ByteView data);
 
-// payload -> escaped payload + CRC + 0x7E
-Bytes frame(ByteView payload);
+// payload -> [0x7E] escaped payload + CRC + 0x7E. DIAG replies carry no leading flag; QDL
+// targets send one.
+Bytes frame(ByteView payload, bool leading_flag = false);
 
 // Splits a byte stream at 0x7E into payloads, checking each CRC. Four outcomes:
 //   kNeedMore   no complete frame yet

@@ -611,6 +611,10 @@ std::optional<Target::Extent> Target::extent(const Command& c, bool aligned, std
 // arrived.
 void Target::program(const Command& c) {
   std::string why;
+  if (auto start = c.get("start_sector"); start && !trim(*start).empty() && trim(*start).front() == '-' &&
+                                          storage_.places_images()) {
+    return program_placed(c);
+  }
   auto e = extent(c, true, why);
   if (!e) {
     std::string label = fmt::format("program start_sector {} x {} sectors of {}", shown(c.get("start_sector").value_or("?")),
@@ -620,7 +624,7 @@ void Target::program(const Command& c) {
     event(fmt::format("{}: NAK, {}", label, why));
     return;
   }
-  program_ = Program{e->offset, e->length, 0, false, fmt::format("program start_sector {} x {} sectors of {}",
+  program_ = Program{e->offset, e->length, 0, false, false, fmt::format("program start_sector {} x {} sectors of {}",
                                                                   e->start_sector, e->sectors, e->sector_size),
                      ""};
   respond("ACK", true);
@@ -629,6 +633,40 @@ void Target::program(const Command& c) {
     finish_program();
     return;
   }
+  state_ = State::kProgramData;
+}
+
+// <program start_sector="-1" num_partition_sectors="N" .../>: N sectors (an image and its zero
+// padding) that the storage places itself.
+void Target::program_placed(const Command& c) {
+  std::uint32_t sector_size = storage_.page_size();
+  if (auto text = c.get("SECTOR_SIZE_IN_BYTES")) {
+    auto n = parse_number(*text);
+    if (!n || *n != sector_size) {
+      nak(fmt::format("SECTOR_SIZE_IN_BYTES must be {}", sector_size));
+      event(fmt::format("program start_sector -1: NAK, SECTOR_SIZE_IN_BYTES {} is not {}", shown(*text), sector_size));
+      return;
+    }
+  }
+  auto sectors = c.get("num_partition_sectors");
+  auto n = sectors ? parse_number(*sectors) : std::nullopt;
+  std::uint64_t length = 0;
+  std::string why;
+  if (!n || *n == 0) {
+    why = sectors ? "num_partition_sectors is not a number of sectors" : "num_partition_sectors missing";
+  } else if (__builtin_mul_overflow(*n, std::uint64_t{sector_size}, &length) || length > storage_.size_bytes()) {
+    why = fmt::format("{} sectors do not fit the {} ({} sectors)", *n, config_.memory_name, storage_.size_bytes() / sector_size);
+  } else {
+    storage_.begin_placed(length, why);
+  }
+  std::string label = fmt::format("program start_sector -1 x {} sectors of {}", shown(sectors.value_or("?")), sector_size);
+  if (!why.empty()) {
+    nak(why);
+    event(fmt::format("{}: NAK, {}", label, why));
+    return;
+  }
+  program_ = Program{0, length, 0, false, true, label, ""};
+  respond("ACK", true);
   state_ = State::kProgramData;
 }
 
@@ -644,7 +682,9 @@ std::size_t Target::raw(ByteView bytes) {
   program_.started = true;
   if (program_.error.empty()) {
     std::string error;
-    if (!storage_.write(program_.offset + program_.done, bytes.first(n), error)) {
+    bool ok = program_.placed ? storage_.write_placed(bytes.first(n), error)
+                              : storage_.write(program_.offset + program_.done, bytes.first(n), error);
+    if (!ok) {
       program_.error = fmt::format("write at byte {} failed: {}", program_.offset + program_.done,
                                    error.empty() ? "storage error" : error);
     }
@@ -657,6 +697,10 @@ std::size_t Target::raw(ByteView bytes) {
 
 void Target::finish_program() {
   state_ = State::kXml;
+  if (program_.placed && program_.error.empty()) {
+    std::string error;
+    if (!storage_.finish_placed(error)) program_.error = error.empty() ? "the image was refused" : error;
+  }
   if (!program_.error.empty()) {
     log(fmt::format("ERROR: {}", program_.error));
     respond("NAK", false);

@@ -35,6 +35,24 @@ class Storage {
   virtual bool write(std::uint64_t offset, ByteView data, std::string& error) = 0;
   virtual bool read(std::uint64_t offset, std::size_t length, Bytes& out, std::string& error) = 0;
   virtual bool erase(std::uint64_t offset, std::uint64_t length, std::string& error) = 0;
+  // Images placed by the programmer itself: libqmi's Sierra download programs a whole .cwe to
+  // start_sector="-1" and the EM7565's programmer decides where it goes (edl-sahara-firehose.md).
+  // Storages that do not take them keep these defaults, and such programs are refused.
+  virtual bool places_images() const { return false; }
+  // A placed image of `length` bytes (whole sectors: the image and its zero padding) starts.
+  virtual bool begin_placed(std::uint64_t /*length*/, std::string& error) {
+    error = "start_sector -1 (placement by the programmer) is not supported";
+    return false;
+  }
+  virtual bool write_placed(ByteView /*data*/, std::string& error) {
+    error = "no placed image";
+    return false;
+  }
+  // Every byte has arrived: check and install it.
+  virtual bool finish_placed(std::string& error) {
+    error = "no placed image";
+    return false;
+  }
 };
 
 struct TargetConfig {
@@ -111,6 +129,7 @@ class Target {
   void command(const Command& c);
   void configure(const Command& c);
   void program(const Command& c);
+  void program_placed(const Command& c);
   void read(const Command& c);
   void erase(const Command& c);
   void patch(const Command& c);
@@ -143,6 +162,7 @@ class Target {
   struct Program {
     std::uint64_t offset = 0, total = 0, done = 0;
     bool started = false;
+    bool placed = false; // start_sector -1: the storage places the image
     std::string label;   // "program start_sector 1280 x 64 sectors of 2048"
     std::string error;   // the first storage failure; the data is still consumed
   } program_;

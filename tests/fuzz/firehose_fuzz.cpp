@@ -1,6 +1,6 @@
 // Fuzz target: the Firehose target (protocols/firehose) fed whatever a host might send, in
 // pieces, over a small in-memory flash (1 MiB, 2048-byte pages, 64 per block) that can be told to
-// fail. It answers or refuses; every reply outside a raw phase is one well-formed document of
+// fail, and that may take whole images placed by the programmer (start_sector -1). It answers or refuses; every reply outside a raw phase is one well-formed document of
 // under 512 bytes; it never touches the flash outside its size.
 #include <cstdint>
 #include <string>
@@ -18,6 +18,8 @@ class Flash : public firehose::Storage {
   Flash() : data_(kSize, 0xff) {}
   int fail_write_after = -1;  // write calls before one fails (-1: never)
   bool fail_read = false, fail_erase = false;
+  bool placing = false;  // takes whole images to start_sector -1 (the EM7565's programmer)
+  std::uint64_t placed_length = 0, placed = 0;
 
   std::uint32_t page_size() const override { return 2048; }
   std::uint32_t pages_per_block() const override { return 64; }
@@ -51,6 +53,27 @@ class Flash : public firehose::Storage {
     std::fill_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), length, 0xff);
     return true;
   }
+  bool places_images() const override { return placing; }
+  bool begin_placed(std::uint64_t length, std::string&) override {
+    if (length > kSize) __builtin_trap();
+    placed_length = length;
+    placed = 0;
+    return true;
+  }
+  bool write_placed(ByteView data, std::string& error) override {
+    placed += data.size();
+    if (placed > placed_length) __builtin_trap();
+    if (fail_write_after == 0) {
+      error = "injected";
+      return false;
+    }
+    return true;
+  }
+  bool finish_placed(std::string& error) override {
+    if (placed != placed_length) __builtin_trap();
+    if (fail_erase) error = "injected";
+    return !fail_erase;
+  }
 
  private:
   Bytes data_;
@@ -70,6 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     flash.fail_write_after = (data[0] & 0x0f) == 0x0f ? -1 : (data[0] & 0x0f) * 3;
     flash.fail_read = data[0] & 0x10;
     flash.fail_erase = data[0] & 0x20;
+    flash.placing = data[0] & 0x40;
   }
   bool raw = false;  // between an ACK rawmode="true" and the ACK or NAK that ends the phase
   firehose::Target target({}, flash, [&](const Bytes& b) {

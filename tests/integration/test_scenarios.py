@@ -71,6 +71,16 @@ class RunAndCheck(unittest.TestCase):
         self.assertGreater(len(logs[0]), 50)
         self.assertEqual(logs[0], logs[1])
 
+    def test_every_file_holds_again_in_a_state_directory_earlier_runs_left(self):
+        # A scenario declares its starting point: flash and Sierra firmware storage start from the
+        # factory release whatever an earlier scenario (here every one, twice over) left behind.
+        with tempfile.TemporaryDirectory() as d:
+            for path in SCENARIOS + SCENARIOS[:4]:
+                with self.subTest(os.path.basename(path)):
+                    r = self.run_scenario(path, d + "/state")
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertIn("every expectation held", r.stderr)
+
     def test_check_fails_when_an_expectation_does_not_hold(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "strict.txtpb")

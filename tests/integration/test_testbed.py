@@ -601,6 +601,166 @@ cat /tmp/watchdog.log
         self.assertEqual(len(re.findall(r"usbip-watchdog: attached", out)), 3)
 
 
+def sierra_package(profile, version, directory, carrier="GENERIC"):
+    """`modemu firmware build` for a Sierra module: the .cwe and .nvu as guest files under /fw."""
+    out = os.path.join(directory, "fw")
+    r = subprocess.run([os.environ["MODEMU"], "firmware", "build", "--profile", profile, "--version", version,
+                        "--carrier", carrier, "-o", out, "--quiet"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(r.stderr)
+    files = {}
+    for n in sorted(os.listdir(out)):
+        with open(os.path.join(out, n), "rb") as f:
+            files["fw/" + n] = (f.read(), 0o644)
+    return files
+
+
+# qmi-firmware-update as a router runs it: udev for its device waits, dbus for its check that
+# ModemManager is not running (transports.md section 6).
+SIERRA_GUEST_LIB = EDL_GUEST_LIB + r"""
+start_udev
+mkdir -p /run/dbus /var/lib/dbus
+dbus-daemon --system --fork
+"""
+
+
+class SierraFirmwareUpdate(unittest.TestCase):
+    """Issue 9's acceptance: qmi-firmware-update updates and recovers Sierra modules."""
+
+    def test_mc7455_update_through_boot_and_hold_and_qdl(self):
+        script = SIERRA_GUEST_LIB + r"""
+wait_for /dev/cdc-wdm0 20 || exit 3
+cd /fw
+timeout 200 qmi-firmware-update --update -d 1199:9071 *.cwe *.nvu > /tmp/qfu.log 2>&1
+echo "qfu-rc=$?"
+tr '\r' '\n' < /tmp/qfu.log | grep -vE '^.\[K|%$' | tail -60
+wait_for /dev/cdc-wdm0 30 || exit 4
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+at /dev/ttyUSB2 'AT!IMPREF?'
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = sierra_package("sierra-mc7455", "02.30.01.01", d)
+            with Guest("sierra-mc7455") as g:
+                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=300, files=files)
+                m = g.modems[0]
+                self.assertEqual(rc, 0, console[-8000:])
+                m.wait_kind("usb.plug", "1199:9070", timeout=5)
+                m.wait_kind("qdl", "HELLO version 6", timeout=5)
+        self.assertIn("qfu-rc=0", out)
+        self.assertIn("firmware update operation finished successfully", out)
+        new = out[out.index("new firmware revision is:"):]
+        self.assertRegex(new, r"SWI9X30C_02\.30\.01\.01")
+        self.assertRegex(new, r"Config version: GENERIC_002\.079_000")
+        self.assertRegex(out, r"Revision: 'SWI9X30C_02\.30\.01\.01")
+        self.assertRegex(out, r"preferred fw version:\s+02\.30\.01\.01")
+        self.assertRegex(out, r"current fw version:\s+02\.30\.01\.01")
+        self.assertRegex(out, r"current carrier name:\s+GENERIC")
+        self.assertNotIn("mismatch", out)
+
+    def test_em7565_update_through_sahara_and_firehose(self):
+        script = SIERRA_GUEST_LIB + r"""
+wait_for /dev/cdc-wdm0 20 || exit 3
+cd /fw
+timeout 200 qmi-firmware-update --update -d 1199:9091 *.cwe *.nvu > /tmp/qfu.log 2>&1
+echo "qfu-rc=$?"
+tr '\r' '\n' < /tmp/qfu.log | grep -vE '^.\[K|%$' | tail -40
+wait_for /dev/cdc-wdm0 30 || exit 4
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+at /dev/ttyUSB2 'AT!IMPREF?'
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = sierra_package("sierra-em7565", "01.08.04.00", d)
+            with Guest("sierra-em7565") as g:
+                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=300, files=files)
+                m = g.modems[0]
+                self.assertEqual(rc, 0, console[-8000:])
+                m.wait_kind("usb.plug", "1199:9090", timeout=5)
+                m.wait_kind("firehose", "program start_sector -1", timeout=5)
+        self.assertIn("qfu-rc=0", out)
+        self.assertIn("firmware update operation finished successfully", out)
+        new = out[out.index("new firmware revision is:"):]
+        self.assertRegex(new, r"SWI9X50C_01\.08\.04\.00")
+        self.assertRegex(new, r"Config version: GENERIC_001\.028_000")
+        self.assertRegex(out, r"Revision: 'SWI9X50C_01\.08\.04\.00")
+        self.assertRegex(out, r"current fw version:\s+01\.08\.04\.00")
+        self.assertNotIn("mismatch", out)
+
+    def test_f09_loader_answers_dload_sdp_with_0x13(self):
+        scenario = """
+name: "f09-testbed" seed: 9 duration: "600s"
+modems { id: "mc7455" profile: "sierra-mc7455" }
+faults { type: "qdl_sdp_reply" }
+"""
+        script = SIERRA_GUEST_LIB + r"""
+wait_for /dev/cdc-wdm0 20 || exit 3
+cd /fw
+timeout 120 qmi-firmware-update -v --update -d 1199:9071 *.cwe *.nvu > /tmp/qfu.log 2>&1
+echo "qfu-rc=$?"
+grep -E '^error|dload sdp' /tmp/qfu.log
+echo "sys: 9070 $(usb_count 1199 9070) 9071 $(usb_count 1199 9071)"
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = sierra_package("sierra-mc7455", "02.30.01.01", d)
+            path = os.path.join(d, "scenario.txtpb")
+            with open(path, "w") as f:
+                f.write(scenario)
+            with Guest("sierra-mc7455", extra=["--scenario", path]) as g:
+                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=300, files=files)
+                self.assertEqual(rc, 0, console[-8000:])
+                g.modems[0].wait_kind("qdl", "DLOAD SDP: answered 13", timeout=5)
+        self.assertRegex(out, r"qfu-rc=[1-9]")
+        # qmi-firmware-update's verbose log has the field's line; its verdict is "unsupported download protocol"
+        self.assertIn("qdl device creation failed: unexpected response received in dload sdp: 0x13", out)
+        self.assertIn("error: unsupported download protocol", out)
+        self.assertIn("sys: 9070 1 9071 0", out)
+
+    def test_seed000_power_cut_in_the_download_then_update_download_recovers(self):
+        # The cut: half-way through the first image of the QDL download (F3, seed 000).
+        scenario = """
+name: "f03-testbed" seed: 3 duration: "600s"
+modems { id: "mc7455" profile: "sierra-mc7455" }
+faults { type: "power_cut" params { key: "point" value: "qdl_image" } params { key: "percent" value: "50" } params { key: "off_time" value: "1s" } }
+"""
+        script = SIERRA_GUEST_LIB + r"""
+wait_for /dev/cdc-wdm0 20 || exit 3
+cd /fw
+timeout 120 qmi-firmware-update --update -d 1199:9071 *.cwe *.nvu > /tmp/qfu1.log 2>&1
+echo "qfu1-rc=$?"
+tr '\r' '\n' < /tmp/qfu1.log | grep -E '^error' | tail -3
+# upgrade mode: back on the bus with the boot PID, one interface, no QMI, no SIM
+wait_usb 1199 9070 20 || exit 4
+wait_for /dev/ttyUSB0 20 || exit 5
+sleep 2
+echo "sys: after-cut 9070 $(usb_count 1199 9070) 9071 $(usb_count 1199 9071) interfaces $(cat /sys/bus/usb/devices/1-1/bNumInterfaces | tr -d ' ') wdm $(ls /dev | grep -c cdc-wdm)"
+timeout 120 qmi-firmware-update --update-download -d 1199:9070 *.cwe *.nvu > /tmp/qfu2.log 2>&1
+echo "qfu2-rc=$?"
+tr '\r' '\n' < /tmp/qfu2.log | grep -vE '^.\[K|%$' | tail -20
+wait_usb 1199 9071 30 || exit 6
+wait_for /dev/cdc-wdm0 30 || exit 7
+qmicli -d /dev/cdc-wdm0 --dms-get-revision
+n=0; while ! qmicli -d /dev/cdc-wdm0 --uim-get-card-status 2>/dev/null | grep -q "Card state: 'present'" && [ $n -lt 20 ]; do sleep 1; n=$((n+1)); done
+qmicli -d /dev/cdc-wdm0 --uim-get-card-status | grep -E "Card state|Application state" | head -2
+"""
+        with tempfile.TemporaryDirectory() as d:
+            files = sierra_package("sierra-mc7455", "02.30.01.01", d)
+            path = os.path.join(d, "scenario.txtpb")
+            with open(path, "w") as f:
+                f.write(scenario)
+            with Guest("sierra-mc7455", extra=["--scenario", path]) as g:
+                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=400, files=files)
+                m = g.modems[0]
+                self.assertEqual(rc, 0, console[-8000:])
+                m.wait_kind("power", "power cut 50% into QDL image #1", timeout=5)
+                hold = m.wait_event(lambda e: e["kind"] == "boot" and "download" in e["message"], timeout=5,
+                                    what="boot decision: interrupted download")
+                self.assertIn("boot-and-hold", hold["message"])
+        self.assertRegex(out, r"qfu1-rc=[1-9]")
+        self.assertIn("sys: after-cut 9070 1 9071 0 interfaces 1 wdm 0", out)
+        self.assertIn("qfu2-rc=0", out)
+        self.assertRegex(out, r"Revision: 'SWI9X30C_02\.30\.01\.01")
+        self.assertIn("Card state: 'present'", out)
+
+
 class PcapInTshark(unittest.TestCase):
     def test_at_decoded(self):
         with tempfile.TemporaryDirectory() as d:

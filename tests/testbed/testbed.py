@@ -3,7 +3,7 @@
 
 It builds (once, cached, rebuilt when its inputs change) a small guest from the machine's own
 Debian packages: the kernel as an ELF vmlinux for a fast boot, and an initramfs with busybox,
-the USB drivers (option, qcserial, qmi_wwan, cdc_ether), qmicli and qmi-proxy, qdl, systemd-udevd and
+the USB drivers (option, qcserial, qmi_wwan, cdc_ether), qmicli and qmi-proxy, qdl, qmi-firmware-update, systemd-udevd and
 its rules, dbus, polkit and ModemManager. Then it runs a shell script in the guest with emulated
 modems attached over usbredir, and returns the script's exit code and output.
 
@@ -47,7 +47,7 @@ ON_DEMAND_MODULES = ["usbip-core", "vhci-hcd", "virtio_ring", "virtio", "virtio_
 BINARIES = [
     "/usr/bin/qmicli", "/usr/libexec/qmi-proxy", "/usr/bin/mmcli", "/usr/sbin/ModemManager",
     "/usr/lib/systemd/systemd-udevd", "/usr/bin/udevadm", "/usr/bin/dbus-daemon", "/usr/lib/polkit-1/polkitd",
-    "/usr/bin/qdl",
+    "/usr/bin/qdl", "/usr/bin/qmi-firmware-update",
 ]
 TREES = [
     "/usr/lib/udev/rules.d", "/usr/lib/x86_64-linux-gnu/ModemManager", "/usr/share/dbus-1/system.conf",

@@ -66,8 +66,29 @@ class Flash : public Storage {
     return true;
   }
 
+  bool places_images() const override { return placing; }
+  bool begin_placed(std::uint64_t length, std::string&) override {
+    placed.clear();
+    placed_length = length;
+    return true;
+  }
+  bool write_placed(ByteView bytes, std::string&) override {
+    placed.insert(placed.end(), bytes.begin(), bytes.end());
+    return true;
+  }
+  bool finish_placed(std::string& error) override {
+    error = refuse_placed;
+    installed += refuse_placed.empty() ? 1 : 0;
+    return refuse_placed.empty();
+  }
+
   std::uint32_t page_, ppb_;
   Bytes data;
+  bool placing = false;  // EM7565: whole .cwe images to start_sector -1
+  Bytes placed;
+  std::uint64_t placed_length = 0;
+  std::string refuse_placed;
+  int installed = 0;
   int fail_write_after = -1;
   bool fail_read = false;
   std::vector<std::pair<std::uint64_t, std::size_t>> writes;
@@ -543,4 +564,41 @@ TEST_CASE("qdl --storage nand, as its 2022-07 binary drives a flash: every step 
                         "setbootablestoragedrive: NAK, not supported on NAND",
                         "power reset DelayInSeconds 0: ACK",
                     });
+}
+
+TEST_CASE("libqmi's EM7565 download: a whole image to start_sector -1, placed by the storage") {
+  Host h(TargetConfig{}, 4096, 64, 8u << 20);
+  SUBCASE("a storage that places images takes it, then the zero block and a retried reset") {
+    h.flash.placing = true;
+    h.send(cmd("<program SECTOR_SIZE_IN_BYTES=\"4096\" num_partition_sectors=\"3\" physical_partition_number=\"0\" "
+               "start_sector=\"-1\" filename=\"\" PAGES_PER_BLOCK=\"64\" />"));
+    CHECK(h.take() == std::vector<std::string>{kAckRawTrue});
+    Bytes image = pattern(3 * 4096, 7);
+    h.send(Bytes(image.begin(), image.begin() + 5000));
+    h.send(Bytes(image.begin() + 5000, image.end()));
+    CHECK(h.take() == std::vector<std::string>{kAckRawFalse});
+    CHECK(h.flash.placed == image);
+    CHECK(h.flash.placed_length == image.size());
+    CHECK(h.flash.installed == 1);
+    CHECK(h.flash.writes.empty());
+    CHECK(h.events.back() == "program start_sector -1 x 3 sectors of 4096: ACK");
+  }
+  SUBCASE("an image the storage refuses: NAK rawmode false with its reason") {
+    h.flash.placing = true;
+    h.flash.refuse_placed = "CWE product 9X30 is not this module's 9X50";
+    h.send(cmd("<program SECTOR_SIZE_IN_BYTES=\"4096\" num_partition_sectors=\"1\" start_sector=\"-1\" />"));
+    CHECK(h.take() == std::vector<std::string>{kAckRawTrue});
+    h.send(pattern(4096, 1));
+    auto out = h.take();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].find("CWE product 9X30") != std::string::npos);
+    CHECK(out[1] == kNakRawFalse);
+  }
+  SUBCASE("a flash without placement: NAK before any data") {
+    h.send(cmd("<program SECTOR_SIZE_IN_BYTES=\"4096\" num_partition_sectors=\"1\" start_sector=\"-1\" />"));
+    auto out = h.take();
+    REQUIRE(!out.empty());
+    CHECK(out.back() == kNak);
+    CHECK(h.events.back().find("not supported") != std::string::npos);
+  }
 }
