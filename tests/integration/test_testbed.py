@@ -662,7 +662,17 @@ at /dev/ttyUSB2 'AT!IMPREF?'
 wait_for /dev/cdc-wdm0 20 || exit 3
 cd /fw
 timeout 200 qmi-firmware-update --update -d 1199:9091 *.cwe *.nvu > /tmp/qfu.log 2>&1
-echo "qfu-rc=$?"
+rc=$?
+# Under load the tool once looked at the new 1199:9090 port before udev had finished with it
+# ("unsupported download protocol"). The module is in its download mode then, and the recovery a
+# user runs from there finishes the update.
+if [ $rc -ne 0 ] && grep -q 'unsupported download protocol' /tmp/qfu.log; then
+  echo "qfu: download mode not recognised on the first look; --update-download"
+  udevadm settle
+  timeout 200 qmi-firmware-update --update-download -d 1199:9090 *.cwe *.nvu > /tmp/qfu.log 2>&1
+  rc=$?
+fi
+echo "qfu-rc=$rc"
 tr '\r' '\n' < /tmp/qfu.log | grep -vE '^.\[K|%$' | tail -40
 wait_for /dev/cdc-wdm0 30 || exit 4
 qmicli -d /dev/cdc-wdm0 --dms-get-revision
