@@ -11,7 +11,6 @@
 namespace modemu::emulator {
 
 namespace at = protocols::at;
-namespace sierra = emulator::sierra;
 using at::CommandKind;
 
 namespace {
