@@ -190,10 +190,10 @@ profile::Firmware Store::preferred_firmware() const { return firmware_for(state_
 
 std::optional<SinkError> Store::begin(std::uint8_t image_type, std::uint64_t total) {
   if (total < cwe::kHeaderSize) {
-    return sink_error(kQdlBadLength, fmt::format("an image of {} bytes cannot hold a CWE header", total));
+    return sink_error(protocols::qdl::kErrBadLength, fmt::format("an image of {} bytes cannot hold a CWE header", total));
   }
   if (total > kMaxImage) {
-    return sink_error(kQdlOutOfSpace, fmt::format("an image of {} bytes does not fit the storage", total));
+    return sink_error(protocols::qdl::kErrOutOfSpace, fmt::format("an image of {} bytes does not fit the storage", total));
   }
   receiving_ = true;
   expected_ = total;
@@ -209,9 +209,9 @@ std::optional<SinkError> Store::begin(std::uint8_t image_type, std::uint64_t tot
 }
 
 std::optional<SinkError> Store::write(ByteView chunk) {
-  if (!receiving_) return sink_error(kQdlCommandOutOfSequence, "image data before the download was opened");
+  if (!receiving_) return sink_error(protocols::qdl::kErrCommandSequence, "image data before the download was opened");
   if (chunk.size() > expected_ - received_.size()) {
-    return sink_error(kQdlBadLength, fmt::format("{} bytes more than the {} announced", received_.size() + chunk.size() - expected_,
+    return sink_error(protocols::qdl::kErrBadLength, fmt::format("{} bytes more than the {} announced", received_.size() + chunk.size() - expected_,
                                                  expected_));
   }
   received_.insert(received_.end(), chunk.begin(), chunk.end());
@@ -219,12 +219,12 @@ std::optional<SinkError> Store::write(ByteView chunk) {
 }
 
 std::optional<SinkError> Store::finish() {
-  if (!receiving_) return sink_error(kQdlCommandOutOfSequence, "close without an open download");
+  if (!receiving_) return sink_error(protocols::qdl::kErrCommandSequence, "close without an open download");
   receiving_ = false;
   protocols::Bytes bytes = std::move(received_);
   received_ = {};
   if (bytes.size() != expected_) {
-    return sink_error(kQdlBadLength, fmt::format("{} of {} announced bytes arrived", bytes.size(), expected_));
+    return sink_error(protocols::qdl::kErrBadLength, fmt::format("{} of {} announced bytes arrived", bytes.size(), expected_));
   }
   auto result = install(bytes);
   if (result) {
@@ -277,7 +277,7 @@ bool Store::make_room(std::uint32_t type, const std::vector<profile::SierraImage
 std::optional<SinkError> Store::install(protocols::ByteView bytes) {
   auto parsed = cwe::parse(bytes);
   if (!parsed) {
-    std::uint32_t code = parsed.error.message.find("CRC") != std::string::npos ? kQdlBadCrc : kQdlImageAuthentication;
+    std::uint32_t code = parsed.error.message.find("CRC") != std::string::npos ? protocols::qdl::kErrBadCrc : protocols::qdl::kErrImageAuth;
     return sink_error(code, "CWE image " + parsed.error.describe());
   }
   const std::string& product = profile_.sierra().cwe_product();
@@ -285,13 +285,13 @@ std::optional<SinkError> Store::install(protocols::ByteView bytes) {
   for (const cwe::Image* img : cwe::flatten(*parsed.image)) {
     const auto& h = img->header;
     if (!product.empty() && h.product != product) {
-      return sink_error(kQdlImageAuthentication, fmt::format("{} image at byte {} is for product \"{}\", this module is {}",
+      return sink_error(protocols::qdl::kErrImageAuth, fmt::format("{} image at byte {} is for product \"{}\", this module is {}",
                                                              h.type, img->offset, h.product, product));
     }
     if (h.type == cwe::kApplication) {
       auto v = cwe::parse_version(h.version);
       if (!v) {
-        return sink_error(kQdlImageAuthentication,
+        return sink_error(protocols::qdl::kErrImageAuth,
                           fmt::format("APPL image at byte {}: version \"{}\" names no firmware", img->offset, h.version));
       }
       profile::SierraImage s;
@@ -304,7 +304,7 @@ std::optional<SinkError> Store::install(protocols::ByteView bytes) {
     } else if (h.type == cwe::kCarrier) {
       auto v = cwe::parse_version(h.version);
       if (!v || v->carrier.empty()) {
-        return sink_error(kQdlImageAuthentication, fmt::format("NVUP image at byte {}: version \"{}\" names no carrier "
+        return sink_error(protocols::qdl::kErrImageAuth, fmt::format("NVUP image at byte {}: version \"{}\" names no carrier "
                                                                "configuration", img->offset, h.version));
       }
       profile::SierraImage s;
@@ -319,7 +319,7 @@ std::optional<SinkError> Store::install(protocols::ByteView bytes) {
     }
   }
   if (incoming.empty()) {
-    return sink_error(kQdlImageAuthentication,
+    return sink_error(protocols::qdl::kErrImageAuth,
                       fmt::format("{} image holds neither a modem (APPL) nor a carrier (NVUP) image", parsed.image->header.type));
   }
   // Replace what is stored under the same ids, then make room for the rest.
@@ -334,7 +334,7 @@ std::optional<SinkError> Store::install(protocols::ByteView bytes) {
   for (std::uint32_t type : {kModemImage, kPriImage}) {
     if (!make_room(type, incoming)) {
       state_ = std::move(before);  // nothing half-applied
-      return sink_error(kQdlOutOfSpace, fmt::format("no free slot for a {} image", type == kModemImage ? "modem" : "PRI"));
+      return sink_error(protocols::qdl::kErrOutOfSpace, fmt::format("no free slot for a {} image", type == kModemImage ? "modem" : "PRI"));
     }
   }
   // A downloaded image becomes the preferred one: the module boots what it was given (the

@@ -18,20 +18,12 @@
 #include "emulator/sierra/firmware_sink.hpp"
 #include "modemu/profile/profile.pb.h"
 #include "protocols/common/bytes.hpp"
+#include "protocols/qdl/qdl.hpp"
 
 namespace modemu::emulator::sierra {
 
 // DMS firmware image types (qmi.md).
 enum ImageType : std::uint8_t { kModemImage = 0, kPriImage = 1 };
-
-// QDL error codes a real boot loader answers (sierra-qdl.md; the same numbers libqmi names).
-enum QdlError : std::uint32_t {
-  kQdlBadLength = 0x03,
-  kQdlCommandOutOfSequence = 0x0f,
-  kQdlOutOfSpace = 0x12,
-  kQdlBadCrc = 0x17,
-  kQdlImageAuthentication = 0x1a,
-};
 
 // The unique id of every modem image (the updater's wildcard form).
 inline constexpr const char* kModemUniqueId = "?_?";

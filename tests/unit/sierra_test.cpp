@@ -174,7 +174,7 @@ TEST_CASE("Sierra store: a downloaded package is stored and preferred; a foreign
   SUBCASE("another product: image authentication error, nothing stored") {
     auto e = download(store, modem_package("02.30.01.01", "9X15"));
     REQUIRE(e);
-    CHECK(e->qdl_code == sierra::kQdlImageAuthentication);
+    CHECK(e->qdl_code == modemu::protocols::qdl::kErrImageAuth);
     CHECK(e->text.find("9X15") != std::string::npos);
     CHECK(store.find_modem("02.30.01.01_?") == nullptr);
     CHECK(store.state().download_in_progress());
@@ -184,7 +184,7 @@ TEST_CASE("Sierra store: a downloaded package is stored and preferred; a foreign
     pkg[pkg.size() - 5] ^= 0xff;
     auto e = download(store, pkg);
     REQUIRE(e);
-    CHECK(e->qdl_code == sierra::kQdlBadCrc);
+    CHECK(e->qdl_code == modemu::protocols::qdl::kErrBadCrc);
   }
   SUBCASE("modem then PRI: preferred, and the next boot runs them") {
     REQUIRE_FALSE(download(store, modem_package("02.30.01.01")));
@@ -201,7 +201,7 @@ TEST_CASE("Sierra store: a downloaded package is stored and preferred; a foreign
     Bytes b(4, 0);
     auto e = store.write(b);
     REQUIRE(e);
-    CHECK(e->qdl_code == sierra::kQdlCommandOutOfSequence);
+    CHECK(e->qdl_code == modemu::protocols::qdl::kErrCommandSequence);
   }
 }
 
@@ -324,7 +324,7 @@ TEST_CASE("every Sierra profile: application composition, and boot-and-hold with
     CHECK_FALSE(download(*vm.modem->sierra_store(), bytes));
     auto e = download(*vm.modem->sierra_store(), modem_package("02.40.00.00", w.product == std::string("9X30") ? "9X50" : "9X30"));
     REQUIRE(e);
-    CHECK(e->qdl_code == sierra::kQdlImageAuthentication);
+    CHECK(e->qdl_code == modemu::protocols::qdl::kErrImageAuth);
   }
 }
 
