@@ -108,10 +108,13 @@ struct Server {
       targets.push_back({modems.back().get(), fmt::format("/bench/m{}", i)});
     }
     proxy = std::make_unique<modemu::gadget::QmiProxyServer>(io, targets, name);
+    // `up` lives on this constructor's stack: the subscription must end with it, or the server
+    // thread's later events would write into whatever the stack holds by then.
     int up = 0;
-    log.subscribe([&](const em::Event& e) { up += e.kind == "ready" ? 1 : 0; });
+    auto counting = log.subscribe([&](const em::Event& e) { up += e.kind == "ready" ? 1 : 0; });
     for (auto& m : modems) m->power_on("bench");
     while (up < count) io.run_one();
+    log.unsubscribe(counting);
     thread = std::thread([this] { io.run(); });
   }
   ~Server() {
