@@ -13,7 +13,8 @@ root=$(pwd)
 jobs=${JOBS:-$(nproc)}
 fuzz_seconds=${FUZZ_SECONDS:-20}
 
-step() { printf '\n=== %s\n' "$*"; }
+# Each step's heading carries the minutes and seconds since the start, so a slow stage shows.
+step() { printf '\n=== [%02d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "dependencies"
 ./scripts/install-deps.sh
