@@ -181,6 +181,7 @@ int watch(Client& client, const WatchOptions& w) {
   std::uint64_t last = w.resume_after, seen = 0;
   bool replay = w.replay;  // the next request starts with everything held
   std::string server_id;
+  bool announced = false;
   for (int attempt = 0;; ++attempt) {
     grpc::ClientContext ctx;
     client.prepare(ctx, false);
@@ -203,6 +204,13 @@ int watch(Client& client, const WatchOptions& w) {
         replay = true;
         restart = true;
         break;
+      }
+      if (first && server_id.empty() && !announced) {
+        // The server sends its first batch once the subscription is in place: from this line on
+        // no event is missed, which is what a script waits for before it acts.
+        std::fprintf(stderr, "modemu ctl: watching; every event from here on is shown\n");
+        std::fflush(stderr);
+        announced = true;
       }
       if (first) server_id = batch.server_id();
       first = false;
@@ -559,6 +567,10 @@ void add_ctl_command(CLI::App& app, Action& action) {
   // --- watch ---
   {
     CLI::App* cmd = ctl->add_subcommand("watch", "Follow the event log live (reconnects and resumes by itself)");
+    cmd->footer(
+        "Once subscribed it prints \"modemu ctl: watching\" on stderr: every event after that line is\n"
+        "shown, so a script that starts a watch waits for that line before it acts. Events from before\n"
+        "it: --replay (all the server holds) or --resume-after SEQ.");
     auto w = std::make_shared<WatchOptions>();
     cmd->add_option("--modem,-m", w->modems, "Only this modem's events (repeatable)");
     cmd->add_option("--kind,-k", w->kinds, "Only this kind (repeatable; usb.* takes a family)");

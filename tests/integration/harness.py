@@ -175,3 +175,29 @@ class SerialPort:
 def run_client(args, timeout=60, stdin=None, stdout=None):
     return subprocess.run(args, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=timeout, text=True)
+
+
+class Lines:
+    """The lines of a child's pipe, read on a thread, each wait bounded: a child that goes quiet
+    fails the test with what it was waiting for instead of hanging it."""
+
+    def __init__(self, stream):
+        import queue
+        self._queue = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream):
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def next(self, timeout=20.0, what="a line"):
+        import queue
+        try:
+            line = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no {what} within {timeout} s") from None
+        if line is None:
+            raise AssertionError(f"the stream ended while waiting for {what}")
+        return line
