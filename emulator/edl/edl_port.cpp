@@ -219,6 +219,13 @@ void EdlPort::start_sahara() {
   if (auto hash = protocols::parse_hex(f.oem_pk_hash_hex())) c.oem_pk_hash = *hash;
   c.sbl_version = f.sbl_version();
   c.firehose_execute = modem_.flash() == nullptr;  // Sierra EM7565: EXECUTE 0xff00, no programmer upload
+  c.may_repeat_hello = [this] {
+    auto now = modem_.clock().now();
+    if (now - last_hello_ < kHelloRepeatHoldoff) return false;
+    last_hello_ = now;
+    return true;
+  };
+  last_hello_ = modem_.clock().now();
   sahara_ = std::make_unique<sahara::Target>(
       c, [this](const Bytes& b) { send(b); },
       [this](const Bytes& image) {

@@ -13,6 +13,7 @@
 // start_sector -1 that goes whole into the module's Sierra firmware storage.
 #include <memory>
 
+#include "emulator/clock.hpp"
 #include "emulator/port.hpp"
 #include "protocols/common/bytes.hpp"
 
@@ -38,6 +39,10 @@ class EdlPort final : public Port {
   void host_opened() override;
   void started() override;
 
+  // Stray input before the host's HELLO_RESP gets at most one new HELLO in this long: a tty's
+  // echo of a HELLO (the updater had not made the port raw yet) arrives as one write per byte.
+  static constexpr Duration kHelloRepeatHoldoff = std::chrono::seconds(1);
+
  private:
   void start_sahara();
   void start_firehose();
@@ -52,6 +57,7 @@ class EdlPort final : public Port {
   unsigned progress_step_ = 0; // the last tenth of a program reported
   std::uint64_t last_done_ = 0, last_total_ = 0;
   std::uint32_t program_index_ = 0;  // program commands of this session so far
+  TimePoint last_hello_{};           // when the bootloader last said HELLO
 };
 
 }  // namespace modemu::emulator

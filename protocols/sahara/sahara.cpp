@@ -44,7 +44,7 @@ void Target::receive(ByteView bytes) {
     if (length < 8 || length > 0x1000) {
       pending_.clear();
       if (state_ == State::kHello) {
-        hello(kModeImageTxPending);  // not a packet: say HELLO again
+        stray_in_hello();
       } else {
         end_image(kInvalidPacketSize);
       }
@@ -59,8 +59,12 @@ void Target::receive(ByteView bytes) {
   // HELLO on any unexpected input.
   if (state_ == State::kHello && !pending_.empty() && pending_.size() < 8 && bytes.size() < 8) {
     pending_.clear();
-    hello(kModeImageTxPending);
+    stray_in_hello();
   }
+}
+
+void Target::stray_in_hello() {
+  if (!config_.may_repeat_hello || config_.may_repeat_hello()) hello(kModeImageTxPending);
 }
 
 void Target::packet(const Packet& p) {

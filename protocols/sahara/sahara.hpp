@@ -64,6 +64,11 @@ struct TargetConfig {
   Bytes oem_pk_hash;
   std::uint32_t sbl_version = 0;
   bool firehose_execute = false;         // EM7565: EXECUTE 0xff00 switches to Firehose
+  // Input that is not a packet where a HELLO_RESP was due gets a new HELLO (QFirehose's stray
+  // byte after 5 s of silence), if this says so. A freshly opened tty echoes what it receives
+  // until the updater makes it raw, byte by byte: a target that answered every byte of that echo
+  // would flood the host with HELLOs. Unset: always.
+  std::function<bool()> may_repeat_hello;
 };
 
 class Target {
@@ -92,6 +97,8 @@ class Target {
 
  private:
   void hello(std::uint32_t mode);
+  // Not a packet where a HELLO_RESP was due: dropped, and HELLO again if the config allows.
+  void stray_in_hello();
   void packet(const Packet& p);
   void read_next();
   void request(std::uint64_t offset, std::uint64_t length);

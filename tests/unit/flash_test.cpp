@@ -296,3 +296,45 @@ TEST_CASE("images of several MiB are checked over the whole payload, in pieces")
   REQUIRE(f.write(big->place.offset + big->data.size() - 100, Bytes{static_cast<std::uint8_t>(big->data[big->data.size() - 100] ^ 1)}, err));
   CHECK(fw::read_boot_chain(p, f).mode == modemu::profile::EDL);
 }
+
+TEST_CASE("EDL: the tty's echo of HELLO gets no HELLO storm; a stray byte a second later still gets one") {
+  // Seen with qmi-firmware-update under load: the port echoed the HELLO byte by byte ("^A^@...")
+  // before the tool made it raw, every byte brought a new HELLO, and their echoes more, until the
+  // tool's first read was 4 KiB of HELLOs ending in half of one ("sahara message not fully
+  // received: 15 < 48").
+  modemu::test::VirtualModem v("quectel-eg12");
+  v.boot();
+  v.modem->reset_after_reply("test: DIAG switch", modemu::profile::EDL);
+  v.clock.run_until_idle();
+  REQUIRE(v.modem->composition()->idproduct() == 0x9008);
+  em::Port& port = download_port(*v.modem);
+  std::vector<Bytes> out;
+  port.set_sink([&](std::string_view b) { out.emplace_back(b.begin(), b.end()); });
+  port.host_opened();
+  REQUIRE(out.size() == 1);
+  auto hellos = [&] {
+    return std::count_if(out.begin(), out.end(), [](const Bytes& b) {
+      auto p = sahara::decode(b);
+      return p && p->command == sahara::kHello;
+    });
+  };
+  CHECK(hellos() == 1);
+  // The echo, a write per byte, over a few milliseconds.
+  Bytes hello = out.front();
+  for (std::uint8_t b : hello) {
+    std::string echo = b < 0x20 ? std::string{'^', static_cast<char>(b + 0x40)} : std::string(1, static_cast<char>(b));
+    for (char c : echo) port.from_host(std::string_view(&c, 1));
+    v.clock.advance(std::chrono::microseconds(50));
+  }
+  CHECK(hellos() == 1);
+  // QFirehose's stray byte after its 5 s wait: HELLO again, and the session goes on from it.
+  v.clock.advance(std::chrono::seconds(5));
+  port.from_host(std::string_view("\0", 1));
+  CHECK(hellos() == 2);
+  modemu::protocols::Writer w;
+  w.le32(2).le32(1).le32(0).le32(sahara::kModeImageTxPending);
+  for (int i = 0; i < 6; ++i) w.le32(0);
+  auto resp = sahara::encode(sahara::kHelloResp, w.data());
+  port.from_host(std::string_view(reinterpret_cast<const char*>(resp.data()), resp.size()));
+  CHECK(sahara::decode(out.back())->command == sahara::kReadData);
+}

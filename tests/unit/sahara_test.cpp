@@ -202,3 +202,42 @@ TEST_CASE("garbage in the hello phase brings HELLO again; a bogus length does no
   h.send(h.hello_resp(kModeImageTxPending));
   CHECK(decode(h.last())->command == kReadData);
 }
+
+// What a freshly opened tty does with a HELLO before the updater makes it raw: it echoes every
+// byte back, control characters as two ("^A", "^@"), each in a write of its own.
+Bytes echoed_byte(std::uint8_t b, std::size_t half) {
+  if (b < 0x20) return Bytes{half == 0 ? std::uint8_t{'^'} : static_cast<std::uint8_t>(b + 0x40)};
+  return Bytes{b};
+}
+
+TEST_CASE("a tty's echo of HELLO, byte by byte, is dropped while the config holds repeats back") {
+  int asked = 0;
+  bool allow = false;
+  TargetConfig c;
+  c.may_repeat_hello = [&] {
+    ++asked;
+    return allow;
+  };
+  Host h(c);
+  h.target->start();
+  Bytes hello = h.last();
+  for (std::uint8_t b : hello) {
+    h.send(echoed_byte(b, 0));
+    if (b < 0x20) h.send(echoed_byte(b, 1));
+  }
+  CHECK(h.from_target.size() == 1);  // the first HELLO only: nothing answered the echo
+  CHECK(asked > 0);
+  // The echo left nothing behind: the HELLO_RESP that follows is taken as it is.
+  h.send(h.hello_resp(kModeImageTxPending));
+  CHECK(decode(h.last())->command == kReadData);
+}
+
+TEST_CASE("QFirehose's stray byte still brings HELLO again when the config allows a repeat") {
+  TargetConfig c;
+  c.may_repeat_hello = [] { return true; };
+  Host h(c);
+  h.target->start();
+  h.send(Bytes{0x00});
+  REQUIRE(h.from_target.size() == 2);
+  CHECK(decode(h.last())->command == kHello);
+}
