@@ -3,7 +3,7 @@
 #   1. debug build: unit tests (doctest), golden transcripts, fuzz corpus replay, and the
 #      integration tests with real clients (chat, comgt, pyserial);
 #   2. the same suite under ASan + UBSan, but for the QEMU testbed's tests (label "testbed");
-#   3. the libFuzzer targets (clang-16), each for FUZZ_SECONDS (default 20) from its seed corpus;
+#   3. the libFuzzer targets (clang-16), each for FUZZ_SECONDS (default 10) from its seed corpus;
 #   4. the benchmarks with their short setting (figures only, never a pass/fail limit).
 # The integration tests include the QEMU testbed (tests/testbed): real kernels, real drivers.
 # Environment: FUZZ_SECONDS, JOBS (parallel build/test jobs, default: CPU count).
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${JOBS:-$(nproc)}
-fuzz_seconds=${FUZZ_SECONDS:-20}
+fuzz_seconds=${FUZZ_SECONDS:-10}
 
 # Each step's heading carries the minutes and seconds since the start, so a slow stage shows.
 step() { printf '\n=== [%02d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
