@@ -23,6 +23,18 @@ namespace diag = modemu::protocols::diag;
 using protocols::ByteView;
 using protocols::Bytes;
 
+namespace {
+
+// The modem's port for `function` in its present composition (each has at most one), or null.
+em::Port* port_for(const em::Modem& modem, profile::PortFunction function) {
+  for (const auto& p : modem.ports()) {
+    if (p->info().function == function) return p.get();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 DownloadSession::DownloadSession(em::Modem& modem, em::Port& port)
     : modem_(modem), port_(port), boot_count_(modem.state().boot_count) {
   port_.claim([this](std::string_view b) { transfers_.emplace_back(b.begin(), b.end()); });
@@ -195,8 +207,7 @@ void ScriptedUpdate::start() {
     sierra_preference(*store);
     return;
   }
-  for (const auto& p : modem_.ports()) {
-    if (p->info().function != profile::DIAG) continue;
+  if (em::Port* p = port_for(modem_, profile::DIAG)) {
     modem_.event("host", "updater: switch to 'Emergency download mode'");
     p->claim([](std::string_view) {});
     p->from_host(protocols::as_chars(protocols::diag::frame(protocols::diag::edl_switch_request())));
@@ -339,10 +350,7 @@ void ScriptedUpdate::flash_sierra() {
     finish(false, e.what());
     return;
   }
-  em::Port* port = nullptr;
-  for (const auto& p : modem_.ports()) {
-    if (p->info().function == profile::QDL) port = p.get();
-  }
+  em::Port* port = port_for(modem_, profile::QDL);
   if (port == nullptr) {
     finish(false, "no QDL port in boot-and-hold (the EM7565's Firehose download is not scripted)");
     return;
@@ -374,10 +382,7 @@ void ScriptedUpdate::flash_now() {
     flash_sierra();
     return;
   }
-  em::Port* port = nullptr;
-  for (const auto& p : modem_.ports()) {
-    if (p->info().function == profile::SAHARA) port = p.get();
-  }
+  em::Port* port = port_for(modem_, profile::SAHARA);
   if (port == nullptr) {
     finish(false, "no download port");
     return;
