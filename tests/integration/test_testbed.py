@@ -646,45 +646,40 @@ qmicli -d /dev/cdc-wdm0 --dms-get-revision
 at /dev/ttyUSB2 'AT!IMPREF?'
 """
 
-    def test_mc7455_update_through_boot_and_hold_and_qdl(self):
-        script = self.update_script("1199:9071")
+    def update(self, profile, version, app, boot, boot_event):
+        """Runs update_script on `profile` with a `version` package: the module must show up as
+        `boot` (VID:PID) and log `boot_event` (kind, text) on the way, and the tool must finish
+        with no mismatch. Returns the guest's output and its part from the new revision on."""
         with tempfile.TemporaryDirectory() as d:
-            files = sierra_package("sierra-mc7455", "02.30.01.01", d)
-            with Guest("sierra-mc7455") as g:
-                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=300, files=files)
+            files = sierra_package(profile, version, d)
+            with Guest(profile) as g:
+                rc, out, console = testbed.run(self.update_script(app), [g.modems[0].sock], timeout=300,
+                                               files=files)
                 m = g.modems[0]
                 self.assertEqual(rc, 0, console[-8000:])
-                m.wait_kind("usb.plug", "1199:9070", timeout=5)
-                m.wait_kind("qdl", "HELLO version 6", timeout=5)
+                m.wait_kind("usb.plug", boot, timeout=5)
+                m.wait_kind(*boot_event, timeout=5)
         self.assertIn("qfu-rc=0", out, out[-6000:])
         self.assertIn("firmware update operation finished successfully", out)
-        new = out[out.index("new firmware revision is:"):]
+        self.assertNotIn("mismatch", out)
+        return out, out[out.index("new firmware revision is:"):]
+
+    def test_mc7455_update_through_boot_and_hold_and_qdl(self):
+        out, new = self.update("sierra-mc7455", "02.30.01.01", "1199:9071", "1199:9070", ("qdl", "HELLO version 6"))
         self.assertRegex(new, r"SWI9X30C_02\.30\.01\.01")
         self.assertRegex(new, r"Config version: GENERIC_002\.079_000")
         self.assertRegex(out, r"Revision: 'SWI9X30C_02\.30\.01\.01")
         self.assertRegex(out, r"preferred fw version:\s+02\.30\.01\.01")
         self.assertRegex(out, r"current fw version:\s+02\.30\.01\.01")
         self.assertRegex(out, r"current carrier name:\s+GENERIC")
-        self.assertNotIn("mismatch", out)
 
     def test_em7565_update_through_sahara_and_firehose(self):
-        script = self.update_script("1199:9091")
-        with tempfile.TemporaryDirectory() as d:
-            files = sierra_package("sierra-em7565", "01.08.04.00", d)
-            with Guest("sierra-em7565") as g:
-                rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=300, files=files)
-                m = g.modems[0]
-                self.assertEqual(rc, 0, console[-8000:])
-                m.wait_kind("usb.plug", "1199:9090", timeout=5)
-                m.wait_kind("firehose", "program start_sector -1", timeout=5)
-        self.assertIn("qfu-rc=0", out, out[-6000:])
-        self.assertIn("firmware update operation finished successfully", out)
-        new = out[out.index("new firmware revision is:"):]
+        out, new = self.update("sierra-em7565", "01.08.04.00", "1199:9091", "1199:9090",
+                               ("firehose", "program start_sector -1"))
         self.assertRegex(new, r"SWI9X50C_01\.08\.04\.00")
         self.assertRegex(new, r"Config version: GENERIC_001\.028_000")
         self.assertRegex(out, r"Revision: 'SWI9X50C_01\.08\.04\.00")
         self.assertRegex(out, r"current fw version:\s+01\.08\.04\.00")
-        self.assertNotIn("mismatch", out)
 
     def test_f09_loader_answers_dload_sdp_with_0x13(self):
         scenario = """
