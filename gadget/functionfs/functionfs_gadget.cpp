@@ -415,16 +415,22 @@ struct FunctionFsGadget::Impl {
                                      });
   }
 
+  // Errors of an events read after which ep0 goes on: nothing queued, the deadline, a request
+  // the host replaced (EIDRM), or one f_fs stalled (EL2HLT) or cut short (EOVERFLOW) because it
+  // was still pending. Any other error ends this function's ep0 until the next build.
+  static bool transient(int e) { return e == EAGAIN || e == EINTR || e == EIDRM || e == EL2HLT || e == EOVERFLOW; }
+
   void read_ep0(const std::shared_ptr<Build>& b, std::size_t fi) {
     std::array<std::uint8_t, ffs::kEventSize * 8> buf{};
     int fd = b->functions[fi].ep0->native_handle();
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
-      event(fmt::format("reading events of interface {}: {}", b->functions[fi].layout.interface_number, error_text(errno)));
-      // A data stage left behind by an abandoned transfer is consumed by this read (EOVERFLOW
-      // when the host sent more than it holds); the next read has events again. Other errors
-      // end this function's ep0 until the next build.
-      if (errno == EOVERFLOW || errno == EIDRM) wait_ep0(b, fi);
+    // Bounded like the stages: the thread never waits on the host without a limit.
+    ssize_t n = deadline.run([&] { return ::read(fd, buf.data(), buf.size()); });
+    if (n < 0) {
+      int e = errno;
+      if (e != EAGAIN && e != EINTR) {
+        event(fmt::format("reading events of interface {}: {}", b->functions[fi].layout.interface_number, error_text(e)));
+      }
+      if (transient(e)) wait_ep0(b, fi);
       return;
     }
     for (const auto& e : ffs::parse_events(protocols::ByteView(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0))) {
@@ -451,16 +457,23 @@ struct FunctionFsGadget::Impl {
   void setup(Function& f, const protocols::usb::SetupPacket& s) {
     int fd = f.ep0->native_handle();
     std::uint8_t none = 0;
+    // A call in the wrong direction makes f_fs stall the request it holds and forget it (f_fs.c).
+    auto stall = [&] { (void)!deadline.run([&] { return s.device_to_host() ? ::read(fd, &none, 0) : ::write(fd, &none, 0); }); };
     auto report = [&](const char* stage) {
-      if (errno == EIDRM) return;  // the host moved on to another request: f_fs cancelled this one
+      int e = errno;
+      if (e == EIDRM) return;  // the host moved on to another request: f_fs cancelled this one
       event(fmt::format("ep0 {} of request {:02x} on interface {}: {}", stage, s.bRequest, f.layout.interface_number,
-                        errno == EINTR ? fmt::format("the host did not finish the transfer within {} s", Ep0Deadline::kSeconds)
-                                       : error_text(errno)));
+                        e == EINTR ? fmt::format("the host did not finish the transfer within {} s; the request is stalled",
+                                                 Ep0Deadline::kSeconds)
+                                   : error_text(e)));
+      // An interrupted stage leaves the request pending in f_fs: the next events read would
+      // stall it there (EL2HLT) or take the host's late data stage for events.
+      if (e == EINTR) stall();
     };
     if (s.device_to_host()) {
       auto a = ffs::answer_setup(device, f.layout, s, {});
       if (a.stall) {
-        (void)!deadline.run([&] { return ::read(fd, &none, 0); });  // the wrong direction stalls (f_fs.c)
+        stall();
         return;
       }
       if (a.data.size() > s.wLength) a.data.resize(s.wLength);
@@ -469,9 +482,12 @@ struct FunctionFsGadget::Impl {
     }
     if (s.wLength == 0) {
       auto a = ffs::answer_setup(device, f.layout, s, {});
-      // A zero-length read acknowledges the status stage; a write (the wrong direction) stalls.
-      ssize_t rc = deadline.run([&] { return a.stall ? ::write(fd, &none, 0) : ::read(fd, &none, 0); });
-      if (rc < 0 && !a.stall) report("status");
+      if (a.stall) {
+        stall();
+        return;
+      }
+      // A zero-length read acknowledges the status stage.
+      if (deadline.run([&] { return ::read(fd, &none, 0); }) < 0) report("status");
       return;
     }
     Bytes data(s.wLength);
