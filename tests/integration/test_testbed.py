@@ -137,20 +137,37 @@ def qmicli_suite_script(at_port="/dev/ttyUSB2"):
                 "--wds-get-default-settings=3gpp", "--wds-get-autoconnect-settings",
                 "--wds-set-autoconnect-settings=disabled", "--wds-set-ip-family=4",
                 "--wds-modify-profile=3gpp,1,apn=internet", "--device-open-sync --dms-get-manufacturer"]
-    script = "wait_for /dev/cdc-wdm0 20 || exit 3\n"
+    script = QMI_GUEST_LIB + "wait_for /dev/cdc-wdm0 20 || exit 3\n"
     for c in commands:
-        script += f"echo '== {c}'; qmicli -d /dev/cdc-wdm0 {c} || echo FAILED\n"
-    script += ("echo '== session'; out=$(qmicli -d /dev/cdc-wdm0 --wds-start-network=apn=internet,ip-type=4 "
+        script += f"echo '== {c}'; qmi {c} || echo FAILED\n"
+    script += ("echo '== session'; out=$(qmi --wds-start-network=apn=internet,ip-type=4 "
                "--client-no-release-cid); echo \"$out\"\n"
                "h=$(echo \"$out\" | sed -n \"s/.*handle: '\\([0-9]*\\)'.*/\\1/p\"); "
                "c=$(echo \"$out\" | sed -n \"s/.*CID: '\\([0-9]*\\)'.*/\\1/p\")\n"
-               "qmicli -d /dev/cdc-wdm0 --wds-get-current-settings\n"
-               "qmicli -d /dev/cdc-wdm0 --wds-get-channel-rates\n"
-               "qmicli -d /dev/cdc-wdm0 --wds-get-packet-statistics\n"
-               "qmicli -d /dev/cdc-wdm0 --wds-get-data-bearer-technology\n"
-               "qmicli -d /dev/cdc-wdm0 --wds-stop-network=$h --client-cid=$c\n"
+               "qmi --wds-get-current-settings\n"
+               "qmi --wds-get-channel-rates\n"
+               "qmi --wds-get-packet-statistics\n"
+               "qmi --wds-get-data-bearer-technology\n"
+               "qmi --wds-stop-network=$h --client-cid=$c\n"
                f"at {at_port} AT+CGACT?\n")
     return script
+
+
+# qmi ARGS...: qmicli on /dev/cdc-wdm0, once more if the host's cdc-wdm handed the new client a
+# read of 0 bytes (libqmi: "connection broken"). That is the guest kernel's race, not the modem's:
+# a client that closes while a response it did not wait for is in flight leaves cdc-wdm reporting
+# data with none buffered (docs/testing.md, "The host kernel's cdc-wdm race"). The retry is shown.
+QMI_GUEST_LIB = r"""
+qmi() {
+  qmi_out=$(qmicli -d /dev/cdc-wdm0 "$@" 2>&1); qmi_rc=$?
+  case $qmi_out in *"Cannot read from istream: connection broken"*)
+    echo "testbed: cdc-wdm read 0 bytes (the host kernel's race); qmicli $* again"
+    qmi_out=$(qmicli -d /dev/cdc-wdm0 "$@" 2>&1); qmi_rc=$? ;;
+  esac
+  echo "$qmi_out"
+  return $qmi_rc
+}
+"""
 
 
 def check_qmicli_suite(test, out, p, version=None):
@@ -171,6 +188,22 @@ def check_qmicli_suite(test, out, p, version=None):
                "--wds-get-channel-rates", "--wds-get-packet-statistics", "--wds-get-data-bearer-technology",
                "--wds-stop-network"}
     test.assertGreaterEqual(len(distinct), 30)
+
+
+class TestbedWatchdog(unittest.TestCase):
+    """A guest script that hangs is stopped by the guest's watchdog before the host's time limit,
+    with a report of what every process was waiting in and the ends of the logs in /tmp, so a
+    hang seen once in CI says where it was."""
+
+    def test_hung_script_is_reported(self):
+        script = "echo 'the log line' > /tmp/probe.log\nsleep 600\necho 'not reached'\n"
+        rc, out, _ = testbed.run(script, timeout=30)
+        self.assertNotEqual(rc, 0, out)
+        self.assertNotIn("not reached", out)
+        report = out.partition(f"@@TESTBED-WATCHDOG@@ the script still runs after {testbed.watchdog_limit(30)} s")[2]
+        self.assertRegex(report, r"\n  \d+ S \(sleeping\) in hrtimer_nanosleep: sleep 600 \n", out)
+        self.assertIn("== the kernel's last messages", report)
+        self.assertIn("== the end of /tmp/probe.log\nthe log line\n", report)
 
 
 class QmicliOnTheRealNode(unittest.TestCase):

@@ -68,10 +68,37 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 ln -s /run /var/run
 hostname testbed
+watchdog_report() {
+  echo "@@TESTBED-WATCHDOG@@ the script still runs after $1 s; the guest's processes:"
+  for p in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' < $p/cmdline); [ -n "$cmd" ] || continue
+    state=; while read -r k v; do [ "$k" = State: ] && state=$v && break; done < $p/status
+    read -r wchan < $p/wchan
+    echo "  ${p#/proc/} $state in $wchan: $cmd"
+    cat $p/stack
+  done 2>/dev/null
+  echo "== the kernel's last messages"
+  dmesg | tail -30
+  for f in /tmp/*.log; do
+    [ -f "$f" ] || continue
+    echo "== the end of $f"
+    tail -40 "$f"
+  done
+}
 for m in $(cat /etc/testbed-modules); do insmod "$m" 2>/dev/null; done
 echo "@@TESTBED-BEGIN@@"
-sh /test.sh
+sh /test.sh &
+script=$!
+# The watchdog: a script still running near the host's time limit is stopped here, with a report
+# of what the guest was doing, instead of the host killing the machine with nothing said.
+limit=$(sed -n 's/.*testbed.limit=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$limit" ]; then
+  ( sleep "$limit"; watchdog_report "$limit"; kill -KILL $script ) &
+  watchdog=$!
+fi
+wait $script
 rc=$?
+[ -n "$limit" ] && kill $watchdog 2>/dev/null
 echo "@@TESTBED-RC=$rc@@"
 sync
 poweroff -f
@@ -323,7 +350,9 @@ def build(cache=DEFAULT_CACHE, verbose=True):
     # kernel modules and their dependency list, for insmod in order and for udev's modprobe
     moddir = f"/lib/modules/{kver}"
     deps = {}
-    for line in open(f"{moddir}/modules.dep"):
+    with open(f"{moddir}/modules.dep") as f:
+        dep_lines = f.readlines()
+    for line in dep_lines:
         k, _, v = line.partition(":")
         deps[os.path.basename(k).split(".ko")[0].replace("_", "-")] = (k, v.split())
     order, want = [], [m.replace("_", "-") for m in MODULES]
@@ -455,6 +484,12 @@ class Qmp:
         self.sock.close()
 
 
+def watchdog_limit(timeout):
+    """Seconds after which the guest's watchdog stops the script and reports (INIT): enough before
+    `timeout` for the report to reach the console."""
+    return timeout - max(15, min(40, timeout // 4))
+
+
 def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False, hotplug=(), files=None, overlays=(),
         net=False):
     """Runs `script` (shell text) in the guest with a usb-redir device per socket.
@@ -480,7 +515,7 @@ def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False,
         qmp_path = os.path.join(d, "qmp.sock")
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "384",
                "-kernel", vmlinux, "-initrd", initrd,
-               "-append", "console=ttyS0 rdinit=/init panic=-1 quiet net.ifnames=0",
+               "-append", f"console=ttyS0 rdinit=/init panic=-1 quiet net.ifnames=0 testbed.limit={watchdog_limit(timeout)}",
                "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
                "-qmp", f"unix:{qmp_path},server=on,wait=off", "-device", "qemu-xhci,id=xhci"]
         if net:
@@ -529,6 +564,7 @@ def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False,
             if p.poll() is None:
                 p.kill()
                 p.wait()
+            p.stdout.close()
     console = "".join(console)
     m = re.search(r"@@TESTBED-RC=(\d+)@@", console)
     output = console.partition("@@TESTBED-BEGIN@@")[2].partition("@@TESTBED-RC=")[0]
