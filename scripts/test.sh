@@ -35,29 +35,45 @@ done
 step "fuzz: ${fuzz_seconds}s per target (clang-16, libFuzzer)"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$jobs"
+# One libFuzzer process per target, JOBS at a time (each uses one core); each writes its verdict
+# and, on a failure, its log into its own directory, shown in target order at the end.
+results=$(mktemp -d)
+fuzz_one() {
+  local fuzzer=$1 name work
+  name=$(basename "$fuzzer" | sed 's/^fuzz_//')
+  work=$(mktemp -d)
+  cp -r "tests/fuzz/corpus/$name/." "$work/"
+  if (cd "$work" && "$root/$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+        -artifact_prefix="$work/" "$work" >"$work/log" 2>&1); then
+    echo "fuzz $name: $(grep -E '^stat::number_of_executed_units' "$work/log" | awk '{print $2}') runs, no crash" \
+      >"$results/$name.ok"
+  else
+    local kept="$root/build/fuzz-findings/$name"
+    mkdir -p "$kept"
+    cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$kept/" 2>/dev/null || true
+    { echo "fuzz $name: FAILED; the input that broke it is kept in $kept:"; ls "$kept"; tail -40 "$work/log"; } \
+      >"$results/$name.failed"
+  fi
+  rm -rf "$work"
+}
+for fuzzer in build/fuzz/tests/fuzz/fuzz_*; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  fuzz_one "$fuzzer" &
+done
+wait
 passed=0
 failed=0
 for fuzzer in build/fuzz/tests/fuzz/fuzz_*; do
   name=$(basename "$fuzzer" | sed 's/^fuzz_//')
-  work=$(mktemp -d)
-  cp -r "tests/fuzz/corpus/$name/." "$work/"
-  # A crash leaves crash-* in $work: keep it as tests/fuzz/regressions/$name/<what-it-broke>.
-  if (cd "$work" && "$root/$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
-        -artifact_prefix="$work/" "$work" >"$work/log" 2>&1); then
-    echo "fuzz $name: $(grep -E '^stat::number_of_executed_units' "$work/log" | awk '{print $2}') runs, no crash"
+  if [ -f "$results/$name.ok" ]; then
+    cat "$results/$name.ok"
     passed=$((passed + 1))
   else
-    # Keep what broke it: it becomes a named file in tests/fuzz/regressions/$name.
-    kept="$root/build/fuzz-findings/$name"
-    mkdir -p "$kept"
-    cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$kept/" 2>/dev/null || true
-    echo "fuzz $name: FAILED; the input that broke it is kept in $kept:"
-    ls "$kept"
-    tail -40 "$work/log"
+    cat "$results/$name.failed" 2>/dev/null || echo "fuzz $name: FAILED (no verdict)"
     failed=$((failed + 1))
   fi
-  rm -rf "$work"
 done
+rm -rf "$results"
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
 
