@@ -596,15 +596,18 @@ void Modem::unplug() {
   ready_timer_.cancel();
   radio_timer_.cancel();
   state_.ready = false;
+  if (!ports_.empty() || composition_ != nullptr) {
+    // As a host sees it: the disconnect first, then the drivers let go of the ports.
+    event("usb.unplug", "USB disconnect");
+    for (DeviceObserver* o : std::vector<DeviceObserver*>(observers_)) o->on_unplug(*this);
+    ports_.clear();
+    composition_ = nullptr;
+  }
+  // After the ports are gone: a module that left the bus tells no client that its data
+  // sessions ended (and a transport being torn down gets no indication for them).
   deactivate_all_contexts("module left the bus");
   state_.registration = RegStatus::kNotRegistered;
   state_.vendor_unlocked = false;
-  if (ports_.empty() && composition_ == nullptr) return;
-  // As a host sees it: the disconnect first, then the drivers let go of the ports.
-  event("usb.unplug", "USB disconnect");
-  for (DeviceObserver* o : std::vector<DeviceObserver*>(observers_)) o->on_unplug(*this);
-  ports_.clear();
-  composition_ = nullptr;
 }
 
 void Modem::become_ready() {

@@ -500,6 +500,25 @@ TEST_CASE("session drop: the network ends the session with the call end reason i
   CHECK_FALSE(v.modem->state().contexts.at(1).active);
 }
 
+TEST_CASE("a module leaving the bus with a session up tells no client: the context ends in the log only") {
+  VirtualModem v("quectel-ec25");
+  v.boot();
+  QmiClientSim q(*v.modem);
+  std::uint8_t wds = q.allocate(0x01);
+  REQUIRE(error_of(q.send(0x01, wds, 0x0020).at(0)) == 0);
+  q.drain();
+  REQUIRE(v.modem->state().contexts.at(1).active);
+  v.modem->power_off("test");
+  // The port was gone before the context ended: its sink got no WDS indication.
+  CHECK(q.raw.out.empty());
+  CHECK_FALSE(v.modem->state().contexts.at(1).active);
+  bool ended = false;
+  for (const auto& e : v.log.history()) {
+    ended |= e.kind == "data.context" && e.field("cause") == "module left the bus";
+  }
+  CHECK(ended);
+}
+
 TEST_CASE("data fault specs: what --data-fault accepts, and what it says about the rest") {
   DataFaults f;
   CHECK(add_data_fault("no-downlink", f).empty());
