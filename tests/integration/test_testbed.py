@@ -205,6 +205,18 @@ class TestbedWatchdog(unittest.TestCase):
         self.assertIn("== the kernel's last messages", report)
         self.assertIn("== the end of /tmp/probe.log\nthe log line\n", report)
 
+    def test_frozen_guest_panics_with_its_stack(self):
+        # A real-time busy loop on the only CPU, without throttling: nothing else in the guest
+        # runs, its watchdog included. The host's NMI at the time limit shows what held the CPU.
+        script = ("echo -1 > /proc/sys/kernel/sched_rt_runtime_us\n"
+                  "chrt -f 99 sh -c 'while :; do :; done'\necho 'not reached'\n")
+        rc, out, console = testbed.run(script, timeout=25)
+        self.assertNotEqual(rc, 0, console)
+        self.assertNotIn("@@TESTBED-WATCHDOG@@", console)
+        self.assertIn("Kernel panic - not syncing: NMI: Not continuing", console)
+        self.assertRegex(console, r"CPU: 0 PID: \d+ Comm: sh ")
+        self.assertIn("Call Trace:", console)
+
 
 class QmicliOnTheRealNode(unittest.TestCase):
     """qmicli in auto mode against /dev/cdc-wdm0 as qmi_wwan made it."""

@@ -48,6 +48,7 @@ BINARIES = [
     "/usr/bin/qmicli", "/usr/libexec/qmi-proxy", "/usr/bin/mmcli", "/usr/sbin/ModemManager",
     "/usr/lib/systemd/systemd-udevd", "/usr/bin/udevadm", "/usr/bin/dbus-daemon", "/usr/lib/polkit-1/polkitd",
     "/usr/bin/qdl", "/usr/bin/qmi-firmware-update",
+    "/usr/bin/chrt",  # TestbedWatchdog freezes a guest with a real-time busy loop
 ]
 TREES = [
     "/usr/lib/udev/rules.d", "/usr/lib/x86_64-linux-gnu/ModemManager", "/usr/share/dbus-1/system.conf",
@@ -484,6 +485,10 @@ class Qmp:
         self.sock.close()
 
 
+# Seconds a frozen guest gets, after the time limit, to print the panic an NMI causes.
+NMI_GRACE = 15
+
+
 def watchdog_limit(timeout):
     """Seconds after which the guest's watchdog stops the script and reports (INIT): enough before
     `timeout` for the report to reach the console."""
@@ -515,7 +520,8 @@ def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False,
         qmp_path = os.path.join(d, "qmp.sock")
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "384",
                "-kernel", vmlinux, "-initrd", initrd,
-               "-append", f"console=ttyS0 rdinit=/init panic=-1 quiet net.ifnames=0 testbed.limit={watchdog_limit(timeout)}",
+               "-append", "console=ttyS0 rdinit=/init panic=-1 quiet net.ifnames=0 unknown_nmi_panic "
+               f"testbed.limit={watchdog_limit(timeout)}",
                "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
                "-qmp", f"unix:{qmp_path},server=on,wait=off", "-device", "qemu-xhci,id=xhci"]
         if net:
@@ -531,8 +537,21 @@ def run(script, sockets=(), timeout=120, cache=DEFAULT_CACHE, interactive=False,
         try:
             os.set_blocking(p.stdout.fileno(), False)
             import select
+            nmi_sent = False
             while True:
                 remaining = deadline - time.monotonic()
+                if remaining <= 0 and not nmi_sent and "@@TESTBED-WATCHDOG@@" not in "".join(console):
+                    # The guest's own watchdog said nothing: the guest is frozen (a kernel stuck
+                    # with interrupts off, or starved). An NMI makes its kernel panic with the
+                    # stack it was in (unknown_nmi_panic), and QEMU exits.
+                    nmi_sent = True
+                    deadline = time.monotonic() + NMI_GRACE
+                    try:
+                        qmp = qmp or Qmp(qmp_path, deadline)
+                        qmp.call("inject-nmi")
+                    except (OSError, RuntimeError, ValueError):
+                        pass
+                    continue
                 if remaining <= 0:
                     p.kill()
                     break
