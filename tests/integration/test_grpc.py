@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
 
 # The tests start clients (qmicli, modemu ctl) while gRPC's threads run: no fork handlers, the
@@ -522,7 +521,6 @@ class Socket(unittest.TestCase):
             return subprocess.run([MODEMU, "ctl", "--grpc", "unix:" + sock, *args], capture_output=True, text=True,
                                   timeout=30)
         watch = None
-        err = ""
         try:
             first = serve()
             self.assertEqual(ctl("--timeout", "10", "modems", "list").returncode, 0)
@@ -645,7 +643,7 @@ class Fleet(unittest.TestCase):
             resumed = Watcher(api_, resume_after=left_at)
             for i in ids:
                 api_.ClearFaults(pb.ClearFaultsRequest(modem=i))
-            marker = api_.CreateModem(pb.CreateModemRequest(spec=spec(id="marker", powered_off=True)))
+            api_.CreateModem(pb.CreateModemRequest(spec=spec(id="marker", powered_off=True)))
             for w in watchers[:9] + [resumed]:
                 w.wait(lambda w=w: any(e.modem == "marker" for e in w.events), timeout=60, what="the marker")
             first = watchers[0].events[0].seq

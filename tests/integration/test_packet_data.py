@@ -27,7 +27,7 @@ start_session() {
 }
 # configure_from_settings: wwan0 from --wds-get-current-settings, both families
 configure_from_settings() {
-  qmicli -d /dev/cdc-wdm0 --wds-get-current-settings > /tmp/settings || return 1
+  qmi --wds-get-current-settings > /tmp/settings || return 1
   cat /tmp/settings
   addr=$(setting 'IPv4 address'); gw=$(setting 'IPv4 gateway address'); dns=$(setting 'IPv4 primary DNS')
   eval $(ipcalc -p $addr $(setting 'IPv4 subnet mask'))

@@ -1,7 +1,6 @@
 """Finer AT checks over the ptys with pyserial: stale output, echo, URCs, errors, per-port
 settings, Sierra's privileged commands and what persists across runs."""
 import os
-import re
 import unittest
 
 from harness import Modemu, SerialPort, profile_value

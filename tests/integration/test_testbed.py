@@ -137,7 +137,7 @@ def qmicli_suite_script(at_port="/dev/ttyUSB2"):
                 "--wds-get-default-settings=3gpp", "--wds-get-autoconnect-settings",
                 "--wds-set-autoconnect-settings=disabled", "--wds-set-ip-family=4",
                 "--wds-modify-profile=3gpp,1,apn=internet", "--device-open-sync --dms-get-manufacturer"]
-    script = QMI_GUEST_LIB + "wait_for /dev/cdc-wdm0 20 || exit 3\n"
+    script = "wait_for /dev/cdc-wdm0 20 || exit 3\n"
     for c in commands:
         script += f"echo '== {c}'; qmi {c} || echo FAILED\n"
     script += ("echo '== session'; out=$(qmi --wds-start-network=apn=internet,ip-type=4 "
@@ -151,23 +151,6 @@ def qmicli_suite_script(at_port="/dev/ttyUSB2"):
                "qmi --wds-stop-network=$h --client-cid=$c\n"
                f"at {at_port} AT+CGACT?\n")
     return script
-
-
-# qmi ARGS...: qmicli on /dev/cdc-wdm0, once more if the host's cdc-wdm handed the new client a
-# read of 0 bytes (libqmi: "connection broken"). That is the guest kernel's race, not the modem's:
-# a client that closes while a response it did not wait for is in flight leaves cdc-wdm reporting
-# data with none buffered (docs/testing.md, "The host kernel's cdc-wdm race"). The retry is shown.
-QMI_GUEST_LIB = r"""
-qmi() {
-  qmi_out=$(qmicli -d /dev/cdc-wdm0 "$@" 2>&1); qmi_rc=$?
-  case $qmi_out in *"Cannot read from istream: connection broken"*)
-    echo "testbed: cdc-wdm read 0 bytes (the host kernel's race); qmicli $* again"
-    qmi_out=$(qmicli -d /dev/cdc-wdm0 "$@" 2>&1); qmi_rc=$? ;;
-  esac
-  echo "$qmi_out"
-  return $qmi_rc
-}
-"""
 
 
 def check_qmicli_suite(test, out, p, version=None):
@@ -431,7 +414,7 @@ qmicli -d /dev/cdc-wdm0 --dms-get-revision
                 rc, out, console = testbed.run(script, [g.modems[0].sock], timeout=240, files=files)
                 m = g.modems[0]
                 self.assertEqual(rc, 0, console[-6000:])
-                cut = m.wait_kind("power", "power cut after", timeout=5)
+                m.wait_kind("power", "power cut after", timeout=5)
                 edl = m.wait_event(lambda e: e["kind"] == "boot" and e.get("fields", {}).get("mode") == "EDL",
                                    timeout=5, what="boot into EDL from the flash")
                 self.assertIn("SBL unusable", edl["message"])
@@ -858,7 +841,7 @@ class GadgetInTheGuest(unittest.TestCase):
             self.assertEqual(sys_[f"sys:if0{i}"], "option")
         self.assertEqual(sys_["sys:if04"], "qmi_wwan")
         self.assertEqual(sys_["sys:nodes"].split(), ["cdc-wdm0", "ttyUSB0", "ttyUSB1", "ttyUSB2", "ttyUSB3"])
-        self.assertIn(f"bound to usbip-vudc.0 (interfaces 0 1 2 3 4)", out)
+        self.assertIn("bound to usbip-vudc.0 (interfaces 0 1 2 3 4)", out)
 
     def test_ec25_full_composition_on_vudc(self):
         p = "quectel-ec25"
