@@ -133,11 +133,11 @@ at() {
 # qmi ARGS...: qmicli on /dev/cdc-wdm0, once more if cdc-wdm handed the new client a read of 0
 # bytes (libqmi: "connection broken"). That is the guest kernel's race, not the modem's: a client
 # that closed while a response it did not wait for was in flight leaves cdc-wdm reporting data
-# with none buffered (docs/testing.md, "The host kernel's cdc-wdm race"). The retry is shown.
+# with none buffered (docs/testing.md, "The cdc-wdm race"). The retry is shown.
 qmi() {
   qmi_out=$(qmicli -d /dev/cdc-wdm0 "$@" 2>&1); qmi_rc=$?
   case $qmi_out in *"Cannot read from istream: connection broken"*)
-    echo "testbed: cdc-wdm read 0 bytes (the host kernel's race); qmicli $* again"
+    echo "testbed: cdc-wdm read 0 bytes (the guest kernel's race); qmicli $* again"
     qmi_out=$(qmicli -d /dev/cdc-wdm0 "$@" 2>&1); qmi_rc=$? ;;
   esac
   echo "$qmi_out"
