@@ -39,15 +39,15 @@ cmake --build --preset fuzz -j "$jobs"
 # and, on a failure, its log into its own directory, shown in target order at the end.
 results=$(mktemp -d)
 fuzz_one() {
-  local fuzzer=$1 name work
-  name=$(basename "$fuzzer" | sed 's/^fuzz_//')
+  local name=$1 work
   work=$(mktemp -d)
   cp -r "tests/fuzz/corpus/$name/." "$work/"
-  if (cd "$work" && "$root/$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+  if (cd "$work" && "$root/build/fuzz/tests/fuzz/fuzz_$name" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
         -artifact_prefix="$work/" "$work" >"$work/log" 2>&1); then
     echo "fuzz $name: $(grep -E '^stat::number_of_executed_units' "$work/log" | awk '{print $2}') runs, no crash" \
       >"$results/$name.ok"
   else
+    # Keep what broke it: it becomes a named file in tests/fuzz/regressions/$name.
     local kept="$root/build/fuzz-findings/$name"
     mkdir -p "$kept"
     cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$kept/" 2>/dev/null || true
@@ -56,15 +56,16 @@ fuzz_one() {
   fi
   rm -rf "$work"
 }
-for fuzzer in build/fuzz/tests/fuzz/fuzz_*; do
+names=()
+for fuzzer in build/fuzz/tests/fuzz/fuzz_*; do names+=("${fuzzer##*/fuzz_}"); done
+for name in "${names[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
-  fuzz_one "$fuzzer" &
+  fuzz_one "$name" &
 done
 wait
 passed=0
 failed=0
-for fuzzer in build/fuzz/tests/fuzz/fuzz_*; do
-  name=$(basename "$fuzzer" | sed 's/^fuzz_//')
+for name in "${names[@]}"; do
   if [ -f "$results/$name.ok" ]; then
     cat "$results/$name.ok"
     passed=$((passed + 1))

@@ -78,6 +78,11 @@ class Modemu:
             self._eof = True
             self._cond.notify_all()
 
+    def last_events(self, n):
+        """The last `n` events, a JSON line each: what a failure message shows."""
+        with self._cond:
+            return "\n".join(json.dumps(e) for e in self.events[-n:])
+
     def wait_event(self, predicate, timeout=15.0, what="event"):
         """Returns the first event not returned before that matches."""
         deadline = time.monotonic() + timeout
@@ -92,7 +97,7 @@ class Modemu:
                 if remaining > 0 and not self._eof:
                     self._cond.wait(remaining)
                     continue
-                tail = "\n".join(json.dumps(e) for e in self.events[-15:])
+                tail = self.last_events(15)
             err = ""
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace")

@@ -47,10 +47,7 @@ class Guest:
         # A failed test shows what each modem saw (ctest --output-on-failure prints stderr).
         if exc_type is not None:
             for i, m in enumerate(self.modems):
-                with m._cond:
-                    tail = list(m.events[-80:])
-                lines = [f"[{e.get('t', '')}] {e.get('kind', '')}: {e.get('message', '')}" for e in tail]
-                print(f"== modem {i}: its last {len(tail)} events\n" + "\n".join(lines), file=sys.stderr)
+                print(f"== modem {i}: its last events\n{m.last_events(80)}", file=sys.stderr)
         self.close()
 
 
